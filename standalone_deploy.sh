@@ -174,12 +174,6 @@ start_flow() {
     return
   fi
   if [ -z "${pid:-}" ]; then
-    local port
-    for port in "${FLOW_HTTP_PORT}" "${FLOW_GRPC_PORT}"; do
-      if port_in_use "${port}"; then
-        die "port ${port} on ${FLOW_HOST} is taken by another program (not a FATE Flow started by this script). Stop it, or choose other ports: FEDIDS_FLOW_HTTP_PORT=9480 FEDIDS_FLOW_GRPC_PORT=9460 ./standalone_deploy.sh"
-      fi
-    done
     say "starting FATE Flow (http ${FLOW_HTTP_PORT}, grpc ${FLOW_GRPC_PORT}); logs in ${FLOW_LOG_DIR}/"
     mkdir -p "${FLOW_LOG_DIR}"
     local server; server="$("${VENV}/bin/python" -c 'import fate_flow, os; print(os.path.join(os.path.dirname(fate_flow.__file__), "fate_flow_server.py"))')"
@@ -208,7 +202,22 @@ start_flow() {
   say "FATE Flow is up at http://${FLOW_HOST}:${FLOW_HTTP_PORT} (pid ${pid}); logs: ${FLOW_LOG_DIR}/"
 }
 
+# Before anything is configured: a port held by another program is the user's to resolve.
+check_ports_free() {
+  local pid port
+  if pid="$(our_flow_pid)" && flow_answers; then return 0; fi
+  for port in "${FLOW_HTTP_PORT}" "${FLOW_GRPC_PORT}"; do
+    if port_in_use "${port}"; then
+      die "port ${port} on ${FLOW_HOST} is taken by another program (not a FATE Flow of this script that answers there). Stop it, or choose other ports: FEDIDS_FLOW_HTTP_PORT=9480 FEDIDS_FLOW_GRPC_PORT=9460 ./standalone_deploy.sh"
+    fi
+  done
+  if [ -n "${pid:-}" ]; then
+    die "the FATE Flow this script started (pid ${pid}) does not answer on port ${FLOW_HTTP_PORT} (were the ports changed?); run ./standalone_deploy.sh down, then start again"
+  fi
+}
+
 cmd_up() {
+  check_ports_free
   ensure_venv
   ensure_installed
   ensure_flow_home
