@@ -44,10 +44,11 @@ def test_docker_dry_run_prints_the_exact_commands_without_docker(tmp_path):
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     image = "federatedai/standalone_fate:2.2.0"
+    port = os.environ.get("FEDIDS_FLOW_HTTP_PORT", "9380")
     assert lines[0] == f"docker pull {image}"
     assert lines[1] == "docker rm -f fedids_standalone_fate"
     assert lines[2] == (
-        f"docker run -d --name fedids_standalone_fate -p 8080:8080 -p 9380:9380 "
+        f"docker run -d --name fedids_standalone_fate -p 8080:8080 -p {port}:9380 "
         f"-v {REPO}:/workspace/fedids {image}"
     )
     # the project goes into the image's own FATE environment with the image's pip

@@ -14,7 +14,8 @@ PROJECT_DIRS = ["fedids", "data_upload", "rf_component", "crnn_component", "pipe
 def test_code_is_valid_for_python_38_per_ruff():
     ruff = shutil.which("ruff") or str(Path(sys.executable).with_name("ruff"))
     result = subprocess.run(
-        [ruff, "check", "--target-version", "py38", "--output-format", "concise", *PROJECT_DIRS],
+        [ruff, "check", "--target-version", "py38", "--output-format", "concise",
+         *[d for d in PROJECT_DIRS if (REPO / d).is_dir()]],
         cwd=str(REPO), capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
