@@ -9,6 +9,7 @@ import argparse
 import sys
 from typing import List, Optional
 
+from data_upload.cli import add_data_commands
 from fedids import __version__
 from fedids.config import ConfigError, load_parties
 from fedids.flow import flow_is_up
@@ -68,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("flow-status", help="exit 0 when FATE Flow answers at the configured address")
     p.set_defaults(func=_cmd_flow_status)
+
+    add_data_commands(sub)
 
     p = sub.add_parser("demo", help="the main job (not built yet: exits non-zero and says so)")
     p.add_argument("--profile", choices=["tiny", "quick", "paper"], default="quick")
