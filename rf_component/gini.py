@@ -36,6 +36,7 @@ def gini_impurity(counts: np.ndarray) -> np.ndarray:
 def split_gains(hist: np.ndarray, n_bins: np.ndarray, min_samples_leaf: float = 1.0) -> np.ndarray:
     """Gain of every split "bin <= b" for hist of shape (nodes, features, bins, classes).
 
+    ``n_bins`` gives each feature's bin count, shape (features,) or per node (nodes, features).
     Returns (nodes, features, bins) gains; disallowed candidates (the last bin of a feature,
     bins past a feature's own count, children lighter than min_samples_leaf) are -inf.
     """
@@ -50,9 +51,9 @@ def split_gains(hist: np.ndarray, n_bins: np.ndarray, min_samples_leaf: float = 
         weighted_children = (n_left * gini_impurity(left) + n_right * gini_impurity(right)) / n
     gain = gini_impurity(total) - weighted_children
     bins = np.arange(hist.shape[2])[None, None, :]
-    allowed = (bins < (np.asarray(n_bins)[None, :, None] - 1)) & (n_left >= min_samples_leaf) & (
-        n_right >= min_samples_leaf
-    )
+    n_bins = np.asarray(n_bins)
+    n_bins = n_bins[None, :, None] if n_bins.ndim == 1 else n_bins[:, :, None]
+    allowed = (bins < n_bins - 1) & (n_left >= min_samples_leaf) & (n_right >= min_samples_leaf)
     return np.where(allowed & np.isfinite(gain), gain, -np.inf)
 
 
