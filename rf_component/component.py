@@ -14,6 +14,7 @@ from typing import Any, Union
 import numpy as np
 from fate.components.core import ARBITER, GUEST, HOST, Role, cpn, params
 
+from rf_component.audit import start_audit
 from rf_component.federated import ArbiterForest, ForestSettings, GuestForest, HostForest
 from rf_component.frames import PartyTable, read_party_table
 from rf_component.label_cipher import MOCK_WARNING, validate_he_param
@@ -71,6 +72,7 @@ def train(
     output_model: cpn.json_model_output(roles=[GUEST, HOST], optional=True),
 ):
     validate_he_param(he_param.kind, he_param.key_length)
+    start_audit(ctx)
     settings = ForestSettings(
         params=ForestParams(
             n_trees=num_trees,
@@ -135,6 +137,7 @@ def predict(
 ):
     if role.is_arbiter:
         return  # the arbiter holds no model and no data; prediction needs no key
+    start_audit(ctx)
     model = input_model.read()
     table = read_party_table(test_data.read(), role.name, require_label=False) if role.is_host else None
     if role.is_guest:
