@@ -53,6 +53,50 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_NOT_BUILT
 
 
+def _cmd_train_rf(args: argparse.Namespace) -> int:
+    """Train the vertical random forest through FATE Flow (pipelines/vertical_rf.py)."""
+    from pathlib import Path
+
+    from fedids.model_config import load_rf_profile
+    from pipelines.vertical_rf import train_vertical_rf
+
+    cfg = load_parties(args.parties)
+    params = load_rf_profile(args.profile)
+    if args.he_kind:
+        params["he_param"] = dict(params["he_param"], kind=args.he_kind)
+    run = train_vertical_rf(cfg, Path(args.data), params, predict_test=not args.no_predict)
+    print(f"train job {run.train_job_id}, predict job {run.predict_job_id or '-'}")
+    for metric in run.evaluation:
+        for name, values in metric["data"].items():
+            print(f"{name}: {values}")
+    return 0
+
+
+def _cmd_bench_rf(args: argparse.Namespace) -> int:
+    """Measure the forest against its baselines; the last line is machine-readable."""
+    from pathlib import Path
+
+    from benchmarks.bench_rf import bench_rf, markdown_table
+    from fedids.model_config import load_rf_profile
+
+    cfg = load_parties(args.parties)
+    if not flow_is_up(cfg.flow):
+        print(f"FATE Flow does not answer at {cfg.flow.url}; start it with ./standalone_deploy.sh", file=sys.stderr)
+        return EXIT_FLOW_DOWN
+    results = bench_rf(cfg, Path(args.data_dir), Path(args.work_dir), load_rf_profile(args.profile), args.quick,
+                       with_secureboost=not args.no_secureboost)
+    for result in results:
+        print(f"\n## {result['variant']}: {result['train_rows']} training rows, {result['test_rows']} test rows")
+        print(markdown_table(result))
+        if "sbt_class_tree_over_rf_tree" in result:
+            print(f"\nFATE SecureBoost class-tree time / forest tree time: {result['sbt_class_tree_over_rf_tree']:.1f}x")
+    last = results[-1]["models"]
+    delta = last["federated_rf_paillier"]["accuracy"] - last["sklearn_rf_central"]["accuracy"]
+    tag = "rf_quick" if args.quick else "rf"
+    print(f"{tag}: acc_delta_vs_sklearn={delta:.4f} per_tree_s={last['federated_rf_paillier']['per_tree_seconds']:.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fedids",
@@ -71,6 +115,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_flow_status)
 
     add_data_commands(sub)
+
+    train = sub.add_parser("train", help="train a federated model through FATE Flow")
+    train_sub = train.add_subparsers(dest="model", metavar="MODEL")
+    train_sub.required = True
+    p = train_sub.add_parser("rf", help="the vertical random forest (A guest, B host, C arbiter)")
+    p.add_argument("--data", required=True, help="folder of a prepared and uploaded vertical data set")
+    p.add_argument("--profile", default="quick", help="profile of conf/rf.yaml: tiny, quick or paper")
+    p.add_argument("--he-kind", choices=["paillier", "ou", "mock"], default=None,
+                   help="override the profile's cipher (mock: no encryption, tests only)")
+    p.add_argument("--no-predict", action="store_true", help="train and evaluate only")
+    p.set_defaults(func=_cmd_train_rf)
+
+    bench = sub.add_parser("bench", help="measure models against their baselines (benchmarks/)")
+    bench_sub = bench.add_subparsers(dest="model", metavar="MODEL")
+    bench_sub.required = True
+    p = bench_sub.add_parser("rf", help="vertical forest vs scikit-learn, local-only forests and FATE SecureBoost")
+    p.add_argument("--data-dir", default="../shared/datasets/nsl-kdd", help="folder with the NSL-KDD files")
+    p.add_argument("--work-dir", default="out/bench", help="where prepared data and result JSON files go")
+    p.add_argument("--profile", default="paper", help="forest profile of conf/rf.yaml (default: paper)")
+    p.add_argument("--quick", action="store_true", help="a small version that runs in a few minutes")
+    p.add_argument("--no-secureboost", action="store_true", help="skip FATE's hetero_secureboost")
+    p.set_defaults(func=_cmd_bench_rf)
 
     p = sub.add_parser("demo", help="the main job (not built yet: exits non-zero and says so)")
     p.add_argument("--profile", choices=["tiny", "quick", "paper"], default="quick")
