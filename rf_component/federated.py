@@ -166,7 +166,7 @@ class GuestForest:
         t0 = time.perf_counter()
         payload = cipher.encrypt_labels(labels)
         self.times.encrypt_s = time.perf_counter() - t0
-        setup.hosts.put("encrypted_labels", payload)
+        setup.hosts.put("encrypted_labels", cipher.to_wire(payload))
 
         n_guest = len(table.columns)
         n_total = n_guest + sum(self.host_feature_counts)
@@ -331,7 +331,7 @@ class HostForest:
         self.bins = PartyBins.fit(table, s.max_bin)
         setup.guest.put("host_features", len(table.columns))
         cipher = label_cipher_from_spec(setup.arbiter.get("label_cipher"))
-        payload = setup.guest.get("encrypted_labels")
+        payload = cipher.from_wire(setup.guest.get("encrypted_labels"))
         cover = np.zeros(len(table.columns))
         for t, tree_ctx in ctx.on_iterations.ctxs_range(p.n_trees):
             self.splits.append(self._grow_tree(tree_ctx, cipher, payload, cover))
@@ -368,7 +368,7 @@ class HostForest:
                 n_bins_sel[k, : len(feats)] = bins.n_bins[feats]
             level_ctx.arbiter.put(
                 "host_histogram",
-                {"cells": squeezed, "cells_per_ciphertext": per_ct, "n_bins": n_bins_sel, "max_bins": max_bins,
+                {"cells": cipher.to_wire(squeezed), "cells_per_ciphertext": per_ct, "n_bins": n_bins_sel, "max_bins": max_bins,
                  "n_cells": int(sum(len(f) for f in selected) * max_bins)},
             )
             won = level_ctx.arbiter.get("host_splits")  # slot -> (rank among selected features, bin)
@@ -532,7 +532,8 @@ class ArbiterForest:
         host_best = []
         for message in level_ctx.hosts.get("host_histogram"):
             t0 = time.perf_counter()
-            counts = cipher.decrypt_counts(message["cells"], message["cells_per_ciphertext"], message["n_cells"])
+            cells = cipher.from_wire(message["cells"])
+            counts = cipher.decrypt_counts(cells, message["cells_per_ciphertext"], message["n_cells"])
             self.times.decrypt_s += time.perf_counter() - t0
             self.decrypted_cells += message["n_cells"]
             n_bins, max_bins = message["n_bins"], message["max_bins"]

@@ -95,6 +95,12 @@ class PlainLabelCipher:
     def squeeze(self, hist: np.ndarray) -> Tuple[np.ndarray, int]:
         return hist, 1
 
+    def to_wire(self, payload: np.ndarray) -> np.ndarray:
+        return payload
+
+    def from_wire(self, message: np.ndarray) -> np.ndarray:
+        return message
+
     def decrypt_counts(self, squeezed: np.ndarray, cells_per_ciphertext: int, n_cells: int) -> np.ndarray:
         return np.asarray(squeezed, dtype=np.float64).reshape(n_cells, self.n_classes)
 
@@ -170,16 +176,32 @@ class PheLabelCipher:
             return hist, 1
         return self.evaluator.pack_squeeze(hist, self.cells_per_ciphertext, self.cell_bits, self.pk), self.cells_per_ciphertext
 
+    def to_wire(self, ciphertexts: Any) -> bytes:
+        """Ciphertexts as raw bytes: pickling FATE's ciphertext vector object by object costs
+        12-32 s for 25k ciphertexts here, its serialised state about 0.5 s."""
+        return bytes(ciphertexts.__getstate__())
+
+    def from_wire(self, message: bytes) -> Any:
+        if self.kind == "paillier":
+            from fate_utils.paillier import CiphertextVector
+        else:
+            from fate_utils.ou import CiphertextVector
+        vector = CiphertextVector.__new__(CiphertextVector)
+        vector.__setstate__(message)
+        return vector
+
     def decrypt_counts(self, squeezed: Any, cells_per_ciphertext: int, n_cells: int) -> np.ndarray:
         if self._sk is None:
             raise RuntimeError("only the arbiter holds the secret key")
         if n_cells == 0:
             return np.zeros((0, self.n_classes))
         encoded = self._sk.decrypt_to_encoded(squeezed)
-        values = self.coder.unpack_floats(
+        # fate_utils' own unpack returns Python floats (exact below 2**53); FATE's wrapper
+        # turns them into a float32 tensor, which is exact only below 2**24
+        values = self.coder.coder.unpack_floats(
             encoded, self.field_bits, self.n_classes * cells_per_ciphertext, 0, n_cells * self.n_classes
         )
-        return np.rint(values.numpy()).reshape(n_cells, self.n_classes)
+        return np.rint(np.asarray(values, dtype=np.float64)).reshape(n_cells, self.n_classes)
 
 
 def label_cipher_from_spec(spec: Dict[str, Any]) -> Any:
