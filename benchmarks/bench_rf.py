@@ -89,11 +89,10 @@ def federated_forest(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any],
 def secureboost_round(cfg: PartiesConfig, data_dir: Path, classes: List[str], max_depth: int, key_length: int,
                       test_labels: pd.DataFrame, kind: str = "paillier") -> Dict[str, Any]:
     """One round of FATE's hetero_secureboost (multi:ce: one tree per class) and its test metrics."""
-    from fate_client.pipeline import FateFlowPipeline
     from fate_client.pipeline.components.fate import PSI, HeteroSecureBoost
 
     from pipelines.common import new_pipeline
-    from pipelines.vertical_rf import _reader, party_tables
+    from pipelines.vertical_rf import _reader, party_tables, predict_test_split
 
     pipeline = new_pipeline(cfg, "psi_check")
     reader = _reader("reader_0", cfg, party_tables(data_dir, cfg, "train"))
@@ -109,15 +108,7 @@ def secureboost_round(cfg: PartiesConfig, data_dir: Path, classes: List[str], ma
     job_id = pipeline.model_info.job_id
     seconds = task_seconds(cfg, job_id, "sbt_0")
     trees = n_classes if n_classes > 2 else 1
-    pipeline.deploy([psi, sbt])
-    deployed = pipeline.get_deployed_pipeline()
-    predict = FateFlowPipeline()
-    test_reader = _reader("reader_1", cfg, party_tables(data_dir, cfg, "test"))
-    deployed.psi_0.input_data = test_reader.outputs["output_data"]
-    predict.add_tasks([test_reader, deployed])
-    predict.compile()
-    predict.predict()
-    predictions = predict.get_task_info("sbt_0").get_output_data()["test_output_data"]
+    _, predictions = predict_test_split(cfg, data_dir, pipeline, [psi, sbt])
     predictions = predictions.assign(id=lambda f: f["id"].astype(int)).merge(test_labels, on="id")
     proba = fate_probabilities(predictions, n_classes)
     result = classification_metrics(predictions["label_y" if "label_y" in predictions else "label"].to_numpy(),

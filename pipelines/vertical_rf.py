@@ -74,7 +74,6 @@ def _reader(name: str, cfg: PartiesConfig, tables: Dict[str, TableRef]):
 
 def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any], predict_test: bool = True) -> VerticalRfRun:
     """Train the forest through FATE Flow, evaluate it, and (optionally) predict the test split."""
-    from fate_client.pipeline import FateFlowPipeline
     from fate_client.pipeline.components.fate import PSI, Evaluation
 
     from rf_component.pipeline_component import HeteroRandomForest
@@ -110,19 +109,30 @@ def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any]
         timings=timings,
     )
     if predict_test:
-        pipeline.deploy([psi, forest])
-        deployed = pipeline.get_deployed_pipeline()
-        predict_pipeline = FateFlowPipeline()
-        test_reader = _reader("reader_1", cfg, party_tables(data_dir, cfg, "test"))
-        deployed.psi_0.input_data = test_reader.outputs["output_data"]
-        predict_pipeline.add_tasks([test_reader, deployed])
-        predict_pipeline.compile()
         started = time.perf_counter()
-        predict_pipeline.predict()
+        run.predict_job_id, run.test_predictions = predict_test_split(cfg, data_dir, pipeline, [psi, forest])
         run.timings["predict_job_s"] = time.perf_counter() - started
-        run.predict_job_id = predict_pipeline.model_info.job_id
-        run.test_predictions = predict_pipeline.get_task_info("rf_0").get_output_data()["test_output_data"]
     return run
+
+
+def predict_test_split(cfg: PartiesConfig, data_dir: Path, pipeline: Any, tasks: List[Any]) -> tuple:
+    """Deploy the trained psi + model tasks and run them on the parties' test tables.
+
+    Returns the predict job id and the model task's predictions (the last of ``tasks``).
+    """
+    from fate_client.pipeline import FateFlowPipeline
+
+    pipeline.deploy(tasks)
+    deployed = pipeline.get_deployed_pipeline()
+    predict_pipeline = FateFlowPipeline()
+    test_reader = _reader("reader_1", cfg, party_tables(data_dir, cfg, "test"))
+    deployed.psi_0.input_data = test_reader.outputs["output_data"]
+    predict_pipeline.add_tasks([test_reader, deployed])
+    predict_pipeline.compile()
+    predict_pipeline.predict()
+    model_task = tasks[-1].task_name
+    predictions = predict_pipeline.get_task_info(model_task).get_output_data()["test_output_data"]
+    return predict_pipeline.model_info.job_id, predictions
 
 
 def main(argv: Optional[List[str]] = None) -> int:

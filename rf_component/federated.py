@@ -90,6 +90,12 @@ class PartyBins:
         edges = fit_bin_edges(table.features, max_bin)
         return cls(table.columns, edges, apply_bins(table.features, edges))
 
+    @classmethod
+    def from_model(cls, model: Dict[str, Any]) -> PartyBins:
+        """The columns and edges a saved model was trained with (no rows: prediction bins new ones)."""
+        edges = [np.asarray(e, dtype=np.float64) for e in model["bin_edges"]]
+        return cls(list(model["columns"]), edges, np.zeros((0, len(edges)), dtype=np.uint8))
+
 
 @dataclass
 class TrainingTimes:
@@ -288,8 +294,7 @@ class GuestForest:
     @classmethod
     def from_model(cls, model: Dict[str, Any]) -> GuestForest:
         forest = cls(settings_from_dict(model["settings"]))
-        edges = [np.asarray(e, dtype=np.float64) for e in model["bin_edges"]]
-        forest.bins = PartyBins(list(model["columns"]), edges, np.zeros((0, len(edges)), dtype=np.uint8))
+        forest.bins = PartyBins.from_model(model)
         forest.trees = [TreeStructure.from_dict(t) for t in model["trees"]]
         forest.host_feature_counts = list(model["host_feature_counts"])
         forest.importance = dict(model.get("feature_importance", {}))
@@ -480,8 +485,7 @@ class HostForest:
     @classmethod
     def from_model(cls, model: Dict[str, Any]) -> HostForest:
         forest = cls(settings_from_dict(model["settings"]))
-        edges = [np.asarray(e, dtype=np.float64) for e in model["bin_edges"]]
-        forest.bins = PartyBins(list(model["columns"]), edges, np.zeros((0, len(edges)), dtype=np.uint8))
+        forest.bins = PartyBins.from_model(model)
         forest.splits = [{int(n): (int(v[0]), int(v[1])) for n, v in tree.items()} for tree in model["splits"]]
         forest.importance = dict(model.get("feature_importance", {}))
         return forest
