@@ -72,6 +72,13 @@ def _cmd_train_rf(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train_crnn(args: argparse.Namespace) -> int:
+    """Train the federated CRNN through FATE Flow (pipelines/homo_crnn.py)."""
+    from pipelines.homo_crnn import run_from_args
+
+    return run_from_args(args)
+
+
 def _cmd_bench_rf(args: argparse.Namespace) -> int:
     """Measure the forest against its baselines; the last line is machine-readable."""
     from pathlib import Path
@@ -126,6 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override the profile's cipher (mock: no encryption, tests only)")
     p.add_argument("--no-predict", action="store_true", help="train and evaluate only")
     p.set_defaults(func=_cmd_train_rf)
+
+    from pipelines.homo_crnn import add_arguments as add_crnn_arguments
+
+    p = train_sub.add_parser("crnn", help="the federated CRNN (homo_nn: A, B clients, C arbiter; FedAvg or FedProx)")
+    add_crnn_arguments(p)
+    p.set_defaults(func=_cmd_train_crnn)
 
     bench = sub.add_parser("bench", help="measure models against their baselines (benchmarks/)")
     bench_sub = bench.add_subparsers(dest="model", metavar="MODEL")
