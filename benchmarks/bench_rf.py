@@ -197,16 +197,22 @@ def prepare_and_upload(cfg: PartiesConfig, nsl_dir: Path, out: Path, variant: Di
 
 
 def bench_rf(cfg: PartiesConfig, nsl_dir: Path, work_dir: Path, profile_params: Dict[str, Any], quick: bool,
-             with_secureboost: bool = True) -> List[Dict[str, Any]]:
-    """Run the benchmark on every variant; write one JSON per variant under work_dir."""
+             with_secureboost: bool = True, with_mock: bool = True,
+             only: Optional[List[str]] = None) -> List[Dict[str, Any]]:
+    """Run the benchmark on every variant (or those named in ``only``); one JSON per variant in work_dir."""
     variants = QUICK_VARIANT if quick else FULL_VARIANTS
+    if only:
+        unknown = sorted(set(only) - set(variants))
+        if unknown:
+            raise ValueError(f"unknown benchmark variant {unknown[0]!r}; choose among {', '.join(variants)}")
+        variants = {name: variants[name] for name in only}
     params = dict(profile_params)
     if quick:
         params.update(num_trees=5, max_depth=5)
     outputs = []
     for name, (variant, secureboost_here) in variants.items():
         data_dir = prepare_and_upload(cfg, nsl_dir, work_dir / name, variant)
-        result = run_rf_benchmark(cfg, data_dir, params, with_mock=True,
+        result = run_rf_benchmark(cfg, data_dir, params, with_mock=with_mock,
                                   with_secureboost=with_secureboost and secureboost_here,
                                   out=work_dir / f"rf_{name}_{time.strftime('%Y%m%d_%H%M%S')}.json")
         result["variant"] = name

@@ -91,7 +91,7 @@ def _cmd_bench_rf(args: argparse.Namespace) -> int:
         print(f"FATE Flow does not answer at {cfg.flow.url}; start it with ./standalone_deploy.sh", file=sys.stderr)
         return EXIT_FLOW_DOWN
     results = bench_rf(cfg, Path(args.data_dir), Path(args.work_dir), load_rf_profile(args.profile), args.quick,
-                       with_secureboost=not args.no_secureboost)
+                       with_secureboost=not args.no_secureboost, with_mock=not args.no_mock, only=args.variant)
     for result in results:
         print(f"\n## {result['variant']}: {result['train_rows']} training rows, {result['test_rows']} test rows")
         print(markdown_table(result))
@@ -149,6 +149,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--profile", default="paper", help="forest profile of conf/rf.yaml (default: paper)")
     p.add_argument("--quick", action="store_true", help="a small version that runs in a few minutes")
     p.add_argument("--no-secureboost", action="store_true", help="skip FATE's hetero_secureboost")
+    p.add_argument("--no-mock", action="store_true", help="skip the forest without encryption")
+    p.add_argument("--variant", action="append", default=None, metavar="NAME",
+                   help="run only this data variant (repeatable): nsl20_official, nsl_split (quick: nsl_quick)")
     p.set_defaults(func=_cmd_bench_rf)
 
     p = sub.add_parser("demo", help="the main job (not built yet: exits non-zero and says so)")
