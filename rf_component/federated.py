@@ -366,15 +366,20 @@ class HostForest:
             hist, selected, parent_hist = self._level_histogram(
                 cipher, payload, slot, weights, mask, to_split, parent_hist, max_bins
             )
-            squeezed, per_ct = cipher.squeeze(hist)
+            # Only cells that hold a bootstrap sample are sent: empty ones decrypt to zero anyway,
+            # and deep nodes leave most of their bins empty (C learns nothing new: a cell's
+            # decrypted counts show whether it is empty).
+            occupied = self._occupied_cells(slot, weights, selected, max_bins)
+            squeezed, per_ct = cipher.squeeze(cipher.take(hist, occupied))
             self.times.histogram_s += time.perf_counter() - t0
             n_bins_sel = np.zeros(mask.shape, dtype=np.int64)
             for k, feats in enumerate(selected):
                 n_bins_sel[k, : len(feats)] = bins.n_bins[feats]
             level_ctx.arbiter.put(
                 "host_histogram",
-                {"cells": cipher.to_wire(squeezed), "cells_per_ciphertext": per_ct, "n_bins": n_bins_sel, "max_bins": max_bins,
-                 "n_cells": int(sum(len(f) for f in selected) * max_bins)},
+                {"cells": cipher.to_wire(squeezed), "cells_per_ciphertext": per_ct, "n_bins": n_bins_sel,
+                 "max_bins": max_bins, "n_cells": int(sum(len(f) for f in selected) * max_bins),
+                 "occupied": occupied.astype(np.int32)},
             )
             won = level_ctx.arbiter.get("host_splits")  # slot -> (rank among selected features, bin)
             goes_left = np.full(n_rows, -1, dtype=np.int8)
@@ -435,6 +440,20 @@ class HostForest:
             parts[k] = cipher.subtract(parent_cells, parts[sibling_slot])
         keep = {to_split[k]: (parts[k], selected[k]) for k in range(len(to_split))} if same_features else {}
         return cipher.concat([parts[k] for k in range(len(to_split))]), selected, keep
+
+    def _occupied_cells(self, slot: np.ndarray, weights: np.ndarray, selected: List[np.ndarray],
+                        max_bins: int) -> np.ndarray:
+        """Sorted indices of the level's (slot, selected feature, bin) cells that hold a sample."""
+        bins = self.bins.bins
+        rows = np.flatnonzero((slot >= 0) & (weights > 0))
+        offsets = np.cumsum([0, *[len(f) for f in selected]])
+        rank_of = np.full((len(selected), bins.shape[1]), -1, dtype=np.int64)
+        for k, feats in enumerate(selected):
+            rank_of[k, feats] = np.arange(len(feats))
+        ranks = rank_of[slot[rows]]
+        r_idx, f_idx = np.nonzero(ranks >= 0)
+        cells = (offsets[slot[rows][r_idx]] + ranks[r_idx, f_idx]) * max_bins + bins[rows[r_idx], f_idx]
+        return np.unique(cells)
 
     def _plan_subtraction(self, to_split: List[int], parent_info: Dict[int, tuple], slot: np.ndarray,
                           weights: np.ndarray, features: np.ndarray) -> tuple:
@@ -537,9 +556,11 @@ class ArbiterForest:
         for message in level_ctx.hosts.get("host_histogram"):
             t0 = time.perf_counter()
             cells = cipher.from_wire(message["cells"])
-            counts = cipher.decrypt_counts(cells, message["cells_per_ciphertext"], message["n_cells"])
+            occupied = np.asarray(message["occupied"], dtype=np.int64)
+            counts = np.zeros((message["n_cells"], n_classes))
+            counts[occupied] = cipher.decrypt_counts(cells, message["cells_per_ciphertext"], len(occupied))
             self.times.decrypt_s += time.perf_counter() - t0
-            self.decrypted_cells += message["n_cells"]
+            self.decrypted_cells += len(occupied)
             n_bins, max_bins = message["n_bins"], message["max_bins"]
             hist = np.zeros((n_nodes, n_bins.shape[1], max_bins, n_classes))
             selected = (n_bins > 0).sum(axis=1)

@@ -95,6 +95,9 @@ class PlainLabelCipher:
     def squeeze(self, hist: np.ndarray) -> Tuple[np.ndarray, int]:
         return hist, 1
 
+    def take(self, hist: np.ndarray, cells: np.ndarray) -> np.ndarray:
+        return hist[cells]
+
     def to_wire(self, payload: np.ndarray) -> np.ndarray:
         return payload
 
@@ -175,6 +178,9 @@ class PheLabelCipher:
         if self.cells_per_ciphertext <= 1:
             return hist, 1
         return self.evaluator.pack_squeeze(hist, self.cells_per_ciphertext, self.cell_bits, self.pk), self.cells_per_ciphertext
+
+    def take(self, hist: Any, cells: np.ndarray) -> Any:
+        return hist.slice_indexes(cells.tolist())
 
     def to_wire(self, ciphertexts: Any) -> bytes:
         """Ciphertexts as raw bytes: pickling FATE's ciphertext vector object by object costs

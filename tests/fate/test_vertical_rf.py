@@ -202,7 +202,7 @@ def test_what_each_party_sends_reveals_no_labels_features_or_thresholds(paillier
         if ("arbiter", ids["C"]) in m["to"]:
             assert m["name"] == "host_histogram"
             value = m["value"]
-            expected = -(-value["n_cells"] // value["cells_per_ciphertext"])
+            expected = -(-len(value["occupied"]) // value["cells_per_ciphertext"])
             assert len(as_ciphertexts(value["cells"])) == expected < len(labels)
     for m in from_a:
         if ("arbiter", ids["C"]) in m["to"]:
