@@ -120,3 +120,20 @@ def test_committed_component_definition_matches_the_component():
     ).stdout
     assert fresh.strip() == committed.read_text().strip(), (
         "regenerate rf_component/hetero_random_forest.yaml (see rf_component/pipeline_component.py)")
+
+
+def test_ou_cipher_histograms_equal_plaintext_counts_without_squeezing():
+    from fate.arch.protocol.phe.ou import evaluator, keygen
+
+    sk, pk, coder = keygen(1024)
+    n_classes, bits = 5, field_bits_for(200)
+    he = PheLabelCipher("ou", 1024, pk, coder, evaluator, n_classes, bits, sk=sk)
+    assert he.cells_per_ciphertext == 1  # OU cannot fold ciphertexts
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, n_classes, 200)
+    rows, cells = np.arange(200), rng.integers(0, 11, 200)
+    payload = he.from_wire(he.to_wire(he.encrypt_labels(labels)))
+    squeezed, per_ciphertext = he.squeeze(he.take(he.histogram(payload, rows, cells, 11), np.arange(11)))
+    expected = np.zeros((11, n_classes))
+    np.add.at(expected, (cells, labels), 1)
+    np.testing.assert_array_equal(he.decrypt_counts(squeezed, per_ciphertext, 11), expected)
