@@ -45,9 +45,10 @@ def _cmd_flow_status(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     """The main job. Refuses to pretend while its models are not built."""
     print(
-        "fedids demo: not built yet. The demo trains the vertical random forest (rf_component, "
-        "issue 4) and the federated CRNN (crnn_component, issue 5), fuses them and writes the "
-        "report (issue 6); none of these exists in this version, so there is nothing to run.",
+        "fedids demo: not built yet. The demo prepares NSL-KDD, trains the vertical random forest and "
+        "the federated CRNN, fuses them and writes the report; the fusion, the report and the demo "
+        "itself do not exist in this version, so there is nothing to run. The models can be trained "
+        "one by one: fedids data prepare/upload, then fedids train rf and fedids train crnn.",
         file=sys.stderr,
     )
     return EXIT_NOT_BUILT
@@ -154,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run only this data variant (repeatable): nsl20_official, nsl_split (quick: nsl_quick)")
     p.set_defaults(func=_cmd_bench_rf)
 
-    p = sub.add_parser("demo", help="the main job (not built yet: exits non-zero and says so)")
+    p = sub.add_parser("demo", help="the main job (fusion and report not built yet: exits non-zero and says so)")
     p.add_argument("--profile", choices=["tiny", "quick", "paper"], default="quick")
     p.add_argument("--data-dir", default=None)
     p.set_defaults(func=_cmd_demo)
