@@ -91,11 +91,11 @@ def secureboost_round(cfg: PartiesConfig, data_dir: Path, classes: List[str], ma
     """One round of FATE's hetero_secureboost (multi:ce: one tree per class) and its test metrics."""
     from fate_client.pipeline.components.fate import PSI, HeteroSecureBoost
 
-    from pipelines.common import new_pipeline
-    from pipelines.vertical_rf import _reader, party_tables, predict_test_split
+    from pipelines.common import new_pipeline, reader_task
+    from pipelines.vertical_rf import PIPELINE, party_tables, predict_test_split
 
     pipeline = new_pipeline(cfg, "psi_check")
-    reader = _reader("reader_0", cfg, party_tables(data_dir, cfg, "train"))
+    reader = reader_task("reader_0", cfg, PIPELINE, party_tables(data_dir, cfg, "train"))
     psi = PSI("psi_0", input_data=reader.outputs["output_data"])
     n_classes = len(classes)
     objective = "multi:ce" if n_classes > 2 else "binary:bce"

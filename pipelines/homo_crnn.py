@@ -26,7 +26,7 @@ from data_upload.manifest import load_manifest
 from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.paths import project_root
-from pipelines.common import new_pipeline
+from pipelines.common import new_pipeline, reader_task
 
 PIPELINE = "homo_crnn"
 RUNNER_MODULE = "crnn_component.runner"
@@ -171,18 +171,6 @@ def runner_conf(params: CrnnParams, feat: int, class_num: int) -> Dict[str, Any]
 
 # -- jobs ----------------------------------------------------------------------------------
 
-def _reader(name: str, cfg: PartiesConfig, tables: Dict[str, TableRef]):
-    from fate_client.pipeline.components.fate import Reader
-
-    roles = cfg.roles(PIPELINE)
-    reader = Reader(name, runtime_parties=dict(guest=cfg.party_id(roles.guest),
-                                               host=[cfg.party_id(h) for h in roles.hosts]))
-    reader.guest.task_parameters(namespace=tables[roles.guest].namespace, name=tables[roles.guest].name)
-    for i, host in enumerate(roles.hosts):
-        reader.hosts[i].task_parameters(namespace=tables[host].namespace, name=tables[host].name)
-    return reader
-
-
 def job_error_details(job_id: Optional[str], logs_root: Optional[Path] = None) -> str:
     """The error lines of a failed job's task logs (FATE standalone keeps them under .fate/flow/logs)."""
     if not job_id:
@@ -261,7 +249,7 @@ def run_homo_crnn(cfg: PartiesConfig, train_tables: Dict[str, TableRef], feat: i
     roles = cfg.roles(PIPELINE)
     class_num = len(classes)
     pipeline = new_pipeline(cfg, PIPELINE)
-    reader = _reader("reader_0", cfg, train_tables)
+    reader = reader_task("reader_0", cfg, PIPELINE, train_tables)
     homo_nn = HomoNN(TASK, runner_module=RUNNER_MODULE, runner_class=RUNNER_CLASS, source=SOURCE,
                      runner_conf=runner_conf(params, feat, class_num), train_data=reader.outputs["output_data"])
     evaluation = Evaluation(
@@ -312,7 +300,7 @@ def run_homo_crnn(cfg: PartiesConfig, train_tables: Dict[str, TableRef], feat: i
     if test_tables:
         pipeline.deploy([homo_nn])
         deployed = pipeline.get_deployed_pipeline()
-        test_reader = _reader("reader_1", cfg, test_tables)
+        test_reader = reader_task("reader_1", cfg, PIPELINE, test_tables)
         getattr(deployed, TASK).test_data = test_reader.outputs["output_data"]
         predict_pipeline = FateFlowPipeline()
         predict_pipeline.add_tasks([test_reader, deployed])

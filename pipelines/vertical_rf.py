@@ -23,7 +23,7 @@ from data_upload.manifest import load_manifest
 from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.model_config import load_rf_profile
-from pipelines.common import new_pipeline
+from pipelines.common import new_pipeline, reader_task
 
 PIPELINE = "vertical_rf"
 
@@ -60,18 +60,6 @@ def party_tables(data_dir: Path, cfg: PartiesConfig, split: str) -> Dict[str, Ta
     return tables
 
 
-def _reader(name: str, cfg: PartiesConfig, tables: Dict[str, TableRef]):
-    from fate_client.pipeline.components.fate import Reader
-
-    roles = cfg.roles(PIPELINE)
-    reader = Reader(name, runtime_parties=dict(guest=cfg.party_id(roles.guest),
-                                               host=[cfg.party_id(h) for h in roles.hosts]))
-    reader.guest.task_parameters(namespace=tables[roles.guest].namespace, name=tables[roles.guest].name)
-    for i, host in enumerate(roles.hosts):
-        reader.hosts[i].task_parameters(namespace=tables[host].namespace, name=tables[host].name)
-    return reader
-
-
 def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any], predict_test: bool = True) -> VerticalRfRun:
     """Train the forest through FATE Flow, evaluate it, and (optionally) predict the test split."""
     from fate_client.pipeline.components.fate import PSI, Evaluation
@@ -83,7 +71,7 @@ def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any]
     roles = cfg.roles(PIPELINE)
     guest_id = cfg.party_id(roles.guest)
     pipeline = new_pipeline(cfg, PIPELINE)
-    reader = _reader("reader_0", cfg, party_tables(data_dir, cfg, "train"))
+    reader = reader_task("reader_0", cfg, PIPELINE, party_tables(data_dir, cfg, "train"))
     psi = PSI("psi_0", input_data=reader.outputs["output_data"])
     forest = HeteroRandomForest("rf_0", train_data=psi.outputs["output_data"], num_class=len(classes), **params)
     evaluation = Evaluation(
@@ -125,7 +113,7 @@ def predict_test_split(cfg: PartiesConfig, data_dir: Path, pipeline: Any, tasks:
     pipeline.deploy(tasks)
     deployed = pipeline.get_deployed_pipeline()
     predict_pipeline = FateFlowPipeline()
-    test_reader = _reader("reader_1", cfg, party_tables(data_dir, cfg, "test"))
+    test_reader = reader_task("reader_1", cfg, PIPELINE, party_tables(data_dir, cfg, "test"))
     deployed.psi_0.input_data = test_reader.outputs["output_data"]
     predict_pipeline.add_tasks([test_reader, deployed])
     predict_pipeline.compile()
