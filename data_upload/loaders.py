@@ -561,6 +561,15 @@ def load_unsw_nb15(
     return _finish(tables, "unsw-nb15", options, "attack_cat", _unsw_fill_normal)
 
 
+def _load_cic_folder(folder: PathLike, dataset: str, title: str, layout: Sequence[str],
+                     options: LoadOptions) -> pd.DataFrame:
+    """The per-day CSVs of a CIC folder (or one of them), concatenated; labels in ``Label``."""
+    root = Path(folder)
+    files = _csv_files(root, title, ("*.csv", "*.csv.gz")) if root.is_dir() else [root]
+    tables = [_read_header_file(p, dataset, layout) for p in files]
+    return _finish(tables, dataset, options, "Label", _require_rows)
+
+
 def load_cic_ids2017(
     folder: PathLike,
     *,
@@ -570,10 +579,7 @@ def load_cic_ids2017(
 ) -> pd.DataFrame:
     """CIC-IDS2017 MachineLearningCVE: the per-day CSVs of a folder (or one of them), concatenated."""
     options = LoadOptions(classes=classes, unknown_label=unknown_label, nonfinite=nonfinite)
-    root = Path(folder)
-    files = _csv_files(root, "CIC-IDS2017", ("*.csv", "*.csv.gz")) if root.is_dir() else [root]
-    tables = [_read_header_file(p, "cic-ids2017", CIC_IDS2017_COLUMNS) for p in files]
-    return _finish(tables, "cic-ids2017", options, "Label", _require_rows)
+    return _load_cic_folder(folder, "cic-ids2017", "CIC-IDS2017", CIC_IDS2017_COLUMNS, options)
 
 
 def load_cse_cic_ids2018(
@@ -585,10 +591,7 @@ def load_cse_cic_ids2018(
 ) -> pd.DataFrame:
     """CSE-CIC-IDS2018 "Processed Traffic Data for ML": the per-day CSVs of a folder (or one of them)."""
     options = LoadOptions(classes=classes, unknown_label=unknown_label, nonfinite=nonfinite)
-    root = Path(folder)
-    files = _csv_files(root, "CSE-CIC-IDS2018", ("*.csv", "*.csv.gz")) if root.is_dir() else [root]
-    tables = [_read_header_file(p, "cse-cic-ids2018", CSE_CIC_IDS2018_COLUMNS) for p in files]
-    return _finish(tables, "cse-cic-ids2018", options, "Label", _require_rows)
+    return _load_cic_folder(folder, "cse-cic-ids2018", "CSE-CIC-IDS2018", CSE_CIC_IDS2018_COLUMNS, options)
 
 
 _LOADERS: Mapping[str, Callable[..., pd.DataFrame]] = MappingProxyType(
