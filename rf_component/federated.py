@@ -392,7 +392,7 @@ class HostForest:
             level_ctx.guest.put("goes_left", goes_left)
             partition = level_ctx.guest.get("partition")
             node_of_row = partition["node_of_row"].astype(np.int64)
-            n_nodes = max([n_nodes - 1, *[c for pair in partition["children"].values() for c in pair]]) + 1
+            n_nodes += 2 * len(partition["children"])  # every split adds its two children
             parent_hist = {
                 child: (parent_hist[node][0], parent_hist[node][1], node, side)
                 for node, pair in partition["children"].items() if node in parent_hist
