@@ -87,6 +87,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
             client_weights=args.client_weights,
             subset_size=args.subset_size,
             test_fraction=args.test_fraction,
+            validation_fraction=args.validation_fraction,
             seed=args.seed,
             train_file=args.train_file,
             test_file=args.test_file,
@@ -237,6 +238,14 @@ def add_data_commands(subparsers: Any) -> None:
         default=None,
         metavar="F",
         help="split and paper protocols: share of test rows (default: 0.2)",
+    )
+    p.add_argument(
+        "--validation-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="official and split protocols: share of the training rows held out as a 'valid' split "
+        "(same records in a vertical and a horizontal preparation of the same data and seed; default 0)",
     )
     p.add_argument("--seed", type=int, default=None, metavar="S", help="default: from conf/data.yaml")
     p.add_argument(

@@ -40,6 +40,7 @@ MANIFEST_FORMAT = "fedids-data-manifest"
 MANIFEST_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 SPLITS = ("train", "test")
+OPTIONAL_SPLITS = ("valid",)  # a validation split held out of train (fusion weights), when asked for
 ROLES = ("guest", "host")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -212,16 +213,18 @@ def validate_manifest(raw: Any, source: str = "<memory>") -> Dict[str, Any]:
             raise c.fail(f"{key}.role", f"must be one of {', '.join(ROLES)}, got {role!r}")
         c.get(entry, "preprocessor", key, str)
         splits = c.get(entry, "splits", key, Mapping)
-        if sorted(splits) != sorted(SPLITS):
-            raise c.fail(f"{key}.splits", f"must hold exactly {', '.join(SPLITS)}")
-        holds = {split: _check_split(c, splits[split], f"{key}.splits.{split}", raw) for split in SPLITS}
-        if holds["train"] != holds["test"]:
-            raise c.fail(f"{key}.splits", "train and test must both hold the label or both not")
+        names = [s for s in SPLITS if s in splits] + [s for s in OPTIONAL_SPLITS if s in splits]
+        if sorted(splits) != sorted(names) or any(s not in splits for s in SPLITS):
+            raise c.fail(f"{key}.splits", f"must hold {', '.join(SPLITS)} (and optionally {', '.join(OPTIONAL_SPLITS)})")
+        holds = {split: _check_split(c, splits[split], f"{key}.splits.{split}", raw) for split in names}
+        if len(set(holds.values())) > 1:
+            raise c.fail(f"{key}.splits", f"{', '.join(names)} must all hold the label or all not")
         if holds["train"]:
             labelled.append(party)
         features[party] = [x for x in splits["train"]["columns"] if x != raw["label_column"]]
-        if features[party] != [x for x in splits["test"]["columns"] if x != raw["label_column"]]:
-            raise c.fail(f"{key}.splits.test.columns", "must be the same features as the train split")
+        for split in names[1:]:
+            if features[party] != [x for x in splits[split]["columns"] if x != raw["label_column"]]:
+                raise c.fail(f"{key}.splits.{split}.columns", "must be the same features as the train split")
     guests = [p for p, e in parties.items() if e["role"] == "guest"]
     if len(guests) != 1:
         raise c.fail("parties", f"must have exactly one guest, found {len(guests)}")
@@ -240,7 +243,7 @@ def validate_manifest(raw: Any, source: str = "<memory>") -> Dict[str, Any]:
                     )
                 seen[name] = party
         intersection = c.get(raw, "expected_intersection", "", Mapping)
-        for split in SPLITS:
+        for split in [s for s in (*SPLITS, *OPTIONAL_SPLITS) if s in intersection or s in SPLITS]:
             n = c.get(intersection, split, "expected_intersection", int)
             most = min(parties[p]["splits"][split]["rows"] for p in parties)
             if not 0 <= n <= most:

@@ -60,7 +60,7 @@ from data_upload.stratify import seeded_rng
 
 PathLike = Union[str, Path]
 FLOAT_FORMAT = "%.10g"  # 10 significant digits: exact enough for any model, half the size of repr
-SPLIT_NAMES = ("train", "test")
+SPLIT_NAMES = ("train", "test", "valid")  # "valid" only with a validation fraction
 
 
 class _Steps:
@@ -152,6 +152,7 @@ class _Run:
     select_top_k: Optional[int]
     seed: int
     test_fraction: float
+    validation_fraction: float
     subset_size: int
     clients: List[str]
     dirichlet_alpha: Optional[float]
@@ -243,6 +244,12 @@ def _resolve(dataset: str, layout: str, protocol: str, cfg: DataConfig, args: Ma
     test_fraction = settings.test_fraction if args["test_fraction"] is None else float(args["test_fraction"])
     if not 0.0 < test_fraction < 1.0:
         raise DataError(f"the test fraction must be between 0 and 1, got {test_fraction}")
+    validation_fraction = float(args["validation_fraction"] or 0.0)
+    if not 0.0 <= validation_fraction < 1.0:
+        raise DataError(f"the validation fraction must be in [0, 1), got {validation_fraction}")
+    if validation_fraction and protocol == "paper":
+        raise DataError("the paper protocol has no validation split (its subsets are fixed in size)",
+                        hint="use --protocol official or split for a validation split")
     alpha = settings.dirichlet_alpha if args["dirichlet_alpha"] is None else float(args["dirichlet_alpha"])
     weights = args["client_weights"]
     if weights is None and args["dirichlet_alpha"] is None:
@@ -282,6 +289,7 @@ def _resolve(dataset: str, layout: str, protocol: str, cfg: DataConfig, args: Ma
         select_top_k=select_top_k,
         seed=settings.seed if args["seed"] is None else int(args["seed"]),
         test_fraction=test_fraction,
+        validation_fraction=validation_fraction,
         subset_size=settings.paper_subset_size if args["subset_size"] is None else int(args["subset_size"]),
         clients=client_names(n_clients) if layout == "horizontal" else [],
         dirichlet_alpha=alpha if layout == "horizontal" else None,
@@ -313,6 +321,7 @@ def prepare(
     client_weights: Optional[Sequence[float]] = None,
     subset_size: Optional[int] = None,
     test_fraction: Optional[float] = None,
+    validation_fraction: float = 0.0,
     seed: Optional[int] = None,
     vertical_columns: Optional[Mapping[str, Sequence[str]]] = None,
     vertical_ratios: Optional[Mapping[str, float]] = None,
@@ -345,6 +354,7 @@ def prepare(
         client_weights=client_weights,
         subset_size=subset_size,
         test_fraction=test_fraction,
+        validation_fraction=validation_fraction,
         seed=seed,
         vertical_columns=vertical_columns,
         vertical_ratios=vertical_ratios,
@@ -379,7 +389,7 @@ def prepare(
                     for party, splits in tables.items()
                 }
                 if run.layout == "vertical":
-                    for split in SPLIT_NAMES:
+                    for split in [s for s in SPLIT_NAMES if s in tables[run.guest]]:
                         check_no_label_leak(
                             {party: outputs[party][split] for party in outputs},
                             run.guest,
@@ -410,9 +420,14 @@ def _party_tables(
         rng = seeded_rng(run.seed, "paper")
         subsets = draw_paper_subsets(train_pool, run.n_subsets, run.subset_size, run.test_fraction, rng)
         train, test = subsets[0]
+    valid = None
+    if run.validation_fraction:
+        # drawn before the layout split, from ids only: a vertical and a horizontal preparation
+        # of the same data and seed hold out the same records (fusion joins them by id)
+        train, valid = split_stratified(train, run.validation_fraction, seeded_rng(run.seed, "validation"))
     if run.layout == "vertical":
         assert run.plan is not None
-        return _vertical_tables(run, run.plan, train, test)
+        return _vertical_tables(run, run.plan, train, test, valid)
     if subsets is not None:
         per_client = dict(zip(run.clients, subsets))
     else:
@@ -425,16 +440,26 @@ def _party_tables(
             client_weights=run.client_weights,
         )
     columns = [run.id_column, *schema_for(run.dataset).features, CLASS_COLUMN]
-    return {c: {"train": tr[columns], "test": te[columns]} for c, (tr, te) in per_client.items()}, None
+    tables = {c: {"train": tr[columns], "test": te[columns]} for c, (tr, te) in per_client.items()}
+    if valid is not None:
+        # each client holds out validation rows of its own distribution (same weights or skew)
+        valid_parts = partition_horizontal(
+            valid, valid, run.clients, seeded_rng(run.seed, "horizontal-valid"),
+            dirichlet_alpha=run.dirichlet_alpha, client_weights=run.client_weights,
+        )
+        for client, (part, _) in valid_parts.items():
+            tables[client]["valid"] = part[columns]
+    return tables, None
 
 
 def _vertical_tables(
-    run: _Run, plan: VerticalPlan, train: pd.DataFrame, test: pd.DataFrame
+    run: _Run, plan: VerticalPlan, train: pd.DataFrame, test: pd.DataFrame, valid: Optional[pd.DataFrame] = None
 ) -> Tuple[Dict[str, Dict[str, pd.DataFrame]], Dict[str, int]]:
-    """Each party's columns of train and test, each party having dropped its share of ids."""
+    """Each party's columns of train and test (and valid), each party having dropped its share of ids."""
     tables: Dict[str, Dict[str, pd.DataFrame]] = {party: {} for party in plan.parties}
     intersection = {}
-    for split, frame in (("train", train), ("test", test)):
+    splits = [("train", train), ("test", test)] + ([("valid", valid)] if valid is not None else [])
+    for split, frame in splits:
         for party, table in split_vertical(frame, plan, run.id_column).items():
             rng = seeded_rng(run.seed, f"drop-ids/{party}/{split}")
             tables[party][split] = drop_ids(table, run.drop_id_fraction, rng)

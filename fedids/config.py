@@ -8,7 +8,8 @@ costs minutes, and a silently wrong role leaks data to the wrong organisation.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Mapping, Optional
 
@@ -17,7 +18,10 @@ import yaml
 from fedids.paths import conf_dir
 
 ROLES = ("guest", "host", "arbiter")
-PARTY_NAMES = ("A", "B", "C")
+# A, B, C are the three organisations; further names (D, E, ..., AA) are extra horizontal
+# clients or a separate aggregator for benchmarks with more clients (data_upload names
+# horizontal clients A, B, C, ... in this order).
+PARTY_NAME = re.compile(r"^[A-Z]{1,3}$")
 
 
 class ConfigError(ValueError):
@@ -49,6 +53,13 @@ class PipelineRoles:
     hosts: List[str] = field(default_factory=list)
     arbiter: Optional[str] = None
 
+    def with_clients(self, n_clients: int) -> PipelineRoles:
+        """The same roles with only the first ``n_clients`` data parties (guest, then hosts in order)."""
+        if not 1 <= n_clients <= 1 + len(self.hosts):
+            raise ValueError(f"{n_clients} clients asked, but the roles list {1 + len(self.hosts)} "
+                             f"(guest {self.guest}, hosts {', '.join(self.hosts) or 'none'})")
+        return replace(self, hosts=list(self.hosts[: n_clients - 1]))
+
     def parties(self) -> List[str]:
         """All parties of the pipeline, guest first, then hosts, then the arbiter."""
         names = [self.guest, *self.hosts]
@@ -79,6 +90,10 @@ class PartiesConfig:
     def party_id(self, party: str) -> str:
         return self.party_ids[party]
 
+    def with_roles(self, pipeline: str, roles: PipelineRoles) -> PartiesConfig:
+        """A copy in which ``pipeline`` has ``roles`` (benchmarks vary the number of clients)."""
+        return replace(self, pipelines={**self.pipelines, pipeline: roles})
+
 
 def _require(mapping: Mapping[str, Any], key: str, path: Path | str, prefix: str = "") -> Any:
     full = f"{prefix}{key}"
@@ -96,9 +111,11 @@ def _parse_party_ids(raw: Any, path: Path | str) -> Dict[str, str]:
     seen: Dict[str, str] = {}
     for name, pid in raw.items():
         name = str(name)
-        if name not in PARTY_NAMES:
+        if not PARTY_NAME.match(name):
             raise ConfigError(
-                path, f"parties.{name}", f"unknown party '{name}'; the parties are {', '.join(PARTY_NAMES)}"
+                path, f"parties.{name}",
+                f"party name '{name}' is not one to three capital letters (A, B, C, ..., Z, AA, ...); "
+                "FedIDS names the horizontal clients that way",
             )
         if isinstance(pid, bool) or not isinstance(pid, (int, str)) or not str(pid).strip().isdigit():
             raise ConfigError(path, f"parties.{name}", f"party id must be a positive integer, got {pid!r}")

@@ -337,3 +337,23 @@ def test_feature_selection_happens_only_at_the_party_holding_labels(tmp_path):
     assert manifest["preprocessing"]["feature_selection_at"] == ["A"]
     selection = Preprocessor.load(tmp_path / "top5" / "A" / "preprocessor.json").feature_selection
     assert selection["top_k"] == 5 and len(selection["importance"]) == 21
+
+
+@needs_real_data
+def test_validation_split_holds_out_the_same_records_in_both_layouts(tmp_path):
+    common = dict(train_file="KDDTrain+_20Percent.txt", validation_fraction=0.1, show_progress=False)
+    vertical = prepare("nsl-kdd", SHARED, "vertical", "official", tmp_path / "v", **common)
+    horizontal = prepare("nsl-kdd", SHARED, "horizontal", "official", tmp_path / "h", clients=2, **common)
+    assert vertical["expected_intersection"]["valid"] == round(25192 * 0.1)
+    for split in ("train", "valid", "test"):
+        vertical_ids = set(read(tmp_path / "v", vertical, "A", split)["id"])
+        assert vertical_ids == set(read(tmp_path / "v", vertical, "B", split)["id"])
+        horizontal_ids = set().union(*(read(tmp_path / "h", horizontal, c, split)["id"] for c in ("A", "B")))
+        assert vertical_ids == horizontal_ids
+    assert "label" not in read(tmp_path / "v", vertical, "B", "valid")
+    assert load_manifest(tmp_path / "v")["parties"]["A"]["splits"]["valid"]["rows"] == round(25192 * 0.1)
+
+
+def test_validation_split_is_refused_for_the_paper_protocol(tmp_path):
+    with pytest.raises(DataError, match="paper protocol has no validation split"):
+        prepare("nsl-kdd", SHARED, "horizontal", "paper", tmp_path / "x", validation_fraction=0.1, show_progress=False)

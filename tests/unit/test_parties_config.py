@@ -29,7 +29,7 @@ def broken(mutate):
 
 def test_repository_parties_file_is_valid_and_maps_a_b_c_to_default_ids():
     cfg = load_parties(env={})
-    assert cfg.party_ids == {"A": "9999", "B": "10000", "C": "10001"}
+    assert {p: cfg.party_ids[p] for p in "ABC"} == {"A": "9999", "B": "10000", "C": "10001"}
     roles = cfg.roles("vertical_rf")
     assert (roles.guest, roles.hosts, roles.arbiter) == ("A", ["B"], "C")
     assert cfg.flow.url == "http://127.0.0.1:9380"
@@ -39,9 +39,22 @@ def test_single_host_may_be_written_without_a_list():
     assert parse(VALID).roles("psi_check").hosts == ["B"]
 
 
-def test_unknown_party_is_named():
-    with pytest.raises(ConfigError, match=r"parties\.D.*unknown party 'D'"):
-        parse(broken(lambda r: r["parties"].update(D=10002)))
+def test_malformed_party_name_is_named():
+    with pytest.raises(ConfigError, match=r"parties\.client1.*not one to three capital letters"):
+        parse(broken(lambda r: r["parties"].update(client1=10002)))
+
+
+def test_further_clients_may_be_defined_and_counted_in_roles():
+    raw = broken(lambda r: (r["parties"].update(D=10002, Z=10025),
+                            r["pipelines"].update(homo={"guest": "A", "host": ["B", "C", "D"], "arbiter": "Z"})))
+    cfg = parse(raw)
+    assert cfg.party_id("D") == "10002"
+    two = cfg.roles("homo").with_clients(2)
+    assert (two.guest, two.hosts, two.arbiter) == ("A", ["B"], "Z")
+    assert cfg.with_roles("homo", two).roles("homo").hosts == ["B"]
+    assert cfg.roles("homo").hosts == ["B", "C", "D"]  # the original is unchanged
+    with pytest.raises(ValueError, match="5 clients asked"):
+        cfg.roles("homo").with_clients(5)
 
 
 def test_duplicate_party_id_is_named():
