@@ -27,6 +27,7 @@ import pandas as pd
 from benchmarks.bench_rf import machine
 from benchmarks.metrics import classification_metrics, fate_probabilities
 from crnn_component.config import CrnnParams
+from data_upload.sample import sample_kdd_file
 from fedids.config import PartiesConfig
 
 ROLES_PIPELINE = "homo_crnn_benchmark"  # conf/parties.yaml: clients A, B, C, D, E; aggregator Z
@@ -40,23 +41,6 @@ def nsl_train_file(nsl_dir: Path) -> Path:
         if (nsl_dir / name).is_file():
             return nsl_dir / name
     raise FileNotFoundError(f"{nsl_dir}: no KDDTrain+.txt(.gz); give --data-dir the NSL-KDD folder")
-
-
-def sample_records(source: Path, rows: int, out: Path, seed: int) -> Path:
-    """A stratified sample of ``rows`` records of an NSL-KDD file (raw lines, same format)."""
-    if out.is_file():
-        return out
-    frame = pd.read_csv(source, header=None, dtype=str)
-    label = frame.columns[41]
-    fraction = rows / len(frame)
-    picked = (frame.groupby(label, group_keys=False)
-              .apply(lambda g: g.sample(n=max(1, round(len(g) * fraction)), random_state=seed)))
-    picked = picked.sample(n=min(rows, len(picked)), random_state=seed)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    picked.to_csv(tmp, header=False, index=False)
-    tmp.replace(out)
-    return out
 
 
 def prepare_partition(cfg: PartiesConfig, nsl_dir: Path, sample: Path, out: Path, clients: int,
@@ -162,7 +146,7 @@ def bench_crnn(cfg: PartiesConfig, nsl_dir: Path, work_dir: Path, params: CrnnPa
     nsl_dir, work_dir = Path(nsl_dir), Path(work_dir)
     cfg = benchmark_roles(cfg, CLIENTS)
     rows = CLIENTS * (2000 if quick else 10000)
-    sample = sample_records(nsl_train_file(nsl_dir), rows, work_dir / f"KDDTrain+_sample{rows}_seed{params.seed}.txt",
+    sample = sample_kdd_file(nsl_train_file(nsl_dir), rows, work_dir / f"KDDTrain+_sample{rows}_seed{params.seed}.txt",
                             seed=params.seed)
     partitions = {"iid": None} if quick else {"iid": None, "dirichlet_0.5": 0.5}
     algos = ["fedprox"] if quick else ["fedavg", "fedprox"]

@@ -35,14 +35,9 @@ def party_frames(data_dir: Path, split: str) -> Dict[str, pd.DataFrame]:
 def centralized_forest(train: pd.DataFrame, test: pd.DataFrame, columns: List[str], params: Dict[str, Any],
                        classes: List[str]) -> Dict[str, Any]:
     """scikit-learn's forest with the same hyperparameters, on the given columns, pooled."""
-    from sklearn.ensemble import RandomForestClassifier
+    from fedids.baselines import sklearn_forest
 
-    forest = RandomForestClassifier(
-        n_estimators=params["num_trees"], max_depth=params["max_depth"],
-        min_samples_split=params["min_samples_split"], min_samples_leaf=params["min_samples_leaf"],
-        max_features="sqrt" if params["node_max_features"] == "sqrt" else None,
-        bootstrap=params["bootstrap"], random_state=params["seed"], n_jobs=1,
-    )
+    forest = sklearn_forest(params)
     started = time.perf_counter()
     forest.fit(train[columns].to_numpy(float), train["label"].to_numpy())
     seconds = time.perf_counter() - started

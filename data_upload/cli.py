@@ -141,11 +141,29 @@ def _cmd_data_upload(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_download(args: argparse.Namespace) -> int:
+    from data_upload.download import download_dataset
+
+    try:
+        paths = download_dataset(args.dataset, Path(args.to))
+    except DataError as exc:
+        print(f"data error: {exc}", file=sys.stderr)
+        return EXIT_DATA_ERROR
+    for path in paths:
+        print(f"{path} (SHA-256 verified)")
+    return 0
+
+
 def add_data_commands(subparsers: Any) -> None:
     """Register `data prepare` and `data upload` on the fedids CLI's subparsers object."""
     data = subparsers.add_parser("data", help="prepare data sets as party tables (vertical or horizontal)")
     data_sub = data.add_subparsers(dest="data_command", metavar="SUBCOMMAND")
     data_sub.required = True
+
+    p = data_sub.add_parser("download", help="fetch a data set's published files (conf/downloads.yaml), SHA-256 checked")
+    p.add_argument("--dataset", required=True, choices=DATASETS)
+    p.add_argument("--to", required=True, metavar="DIR", help="folder to write the files into")
+    p.set_defaults(func=_cmd_download)
 
     p = data_sub.add_parser(
         "prepare",

@@ -16,7 +16,7 @@ from fedids.config import ConfigError, load_parties
 from fedids.flow import flow_is_up
 
 EXIT_CONFIG_ERROR = 2
-EXIT_NOT_BUILT = 3
+EXIT_DEMO_FAILED = 3
 EXIT_FLOW_DOWN = 4
 
 
@@ -43,16 +43,76 @@ def _cmd_flow_status(args: argparse.Namespace) -> int:
     return EXIT_FLOW_DOWN
 
 
+def _parties_with_flow(args: argparse.Namespace):
+    """conf/parties.yaml, or None (after saying so) when its FATE Flow does not answer."""
+    cfg = load_parties(args.parties)
+    if not flow_is_up(cfg.flow):
+        print(f"FATE Flow does not answer at {cfg.flow.url}; start it with ./standalone_deploy.sh", file=sys.stderr)
+        return None
+    return cfg
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """The main job. Refuses to pretend while its models are not built."""
-    print(
-        "fedids demo: not built yet. The demo prepares NSL-KDD, trains the vertical random forest and "
-        "the federated CRNN, fuses them and writes the report; the fusion, the report and the demo "
-        "itself do not exist in this version, so there is nothing to run. The models can be trained "
-        "one by one: fedids data prepare/upload, then fedids train rf and fedids train crnn.",
-        file=sys.stderr,
-    )
-    return EXIT_NOT_BUILT
+    """The main job: data -> vertical RF + federated CRNN -> fusion -> report, through FATE Flow."""
+    from pathlib import Path
+
+    from fedids.demo import DemoError, run_demo
+    from fedids.demo_config import load_demo_profile
+
+    profile = load_demo_profile(args.profile, protocol=args.protocol)
+    cfg = _parties_with_flow(args)
+    if cfg is None:
+        return EXIT_FLOW_DOWN
+    data_dir = Path(args.data_dir).expanduser() if args.data_dir else default_data_dir(profile.dataset)
+    if not args.data_dir:  # the user's cache: fetch the published files (SHA-256 checked) unless present
+        from data_upload.download import download_dataset
+        from data_upload.errors import DataError
+
+        try:
+            download_dataset(profile.dataset, data_dir)
+        except DataError as exc:
+            print(f"data error: {exc}", file=sys.stderr)
+            return EXIT_CONFIG_ERROR
+    try:
+        from report.build import build_report
+
+        result = run_demo(cfg, profile, data_dir, Path(args.runs_dir), Path(args.reports_dir),
+                          show_progress=not args.quiet, build=build_report)
+    except DemoError as exc:
+        print(f"demo failed: {exc}", file=sys.stderr)
+        return EXIT_DEMO_FAILED
+    print(f"run {result.run_id}: {result.run_dir}")
+    if result.report_dir is not None:
+        print(f"report: {result.report_dir / 'report.md'} and {result.report_dir / 'report.html'}")
+    print("\n".join(result.headline))
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    """Score new records with a run's deployed RF and CRNN through FATE Flow, fused at A."""
+    from pathlib import Path
+
+    from data_upload.errors import DataError
+    from fedids.predict import PredictError, predict_file
+
+    cfg = _parties_with_flow(args)
+    if cfg is None:
+        return EXIT_FLOW_DOWN
+    try:
+        rows = predict_file(cfg, Path(args.runs_dir), args.model, Path(args.input), Path(args.out) if args.out else None)
+    except (PredictError, DataError) as exc:
+        print(f"predict: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    print(rows.head(10).to_string(index=False))
+    print(f"{len(rows)} records scored; counts: " + ", ".join(f"{k} {v}" for k, v in rows["predicted"].value_counts().items()))
+    return 0
+
+
+def default_data_dir(dataset: str):
+    """The user's cache of public data sets (~/.cache/fedids/datasets/<dataset>)."""
+    from pathlib import Path
+
+    return Path.home() / ".cache" / "fedids" / "datasets" / dataset
 
 
 def _cmd_train_rf(args: argparse.Namespace) -> int:
@@ -88,9 +148,8 @@ def _cmd_bench_rf(args: argparse.Namespace) -> int:
     from benchmarks.bench_rf import bench_rf, markdown_table
     from fedids.model_config import load_rf_profile
 
-    cfg = load_parties(args.parties)
-    if not flow_is_up(cfg.flow):
-        print(f"FATE Flow does not answer at {cfg.flow.url}; start it with ./standalone_deploy.sh", file=sys.stderr)
+    cfg = _parties_with_flow(args)
+    if cfg is None:
         return EXIT_FLOW_DOWN
     results = bench_rf(cfg, Path(args.data_dir), Path(args.work_dir), load_rf_profile(args.profile), args.quick,
                        with_secureboost=not args.no_secureboost, with_mock=not args.no_mock, only=args.variant)
@@ -113,9 +172,8 @@ def _cmd_bench_crnn(args: argparse.Namespace) -> int:
     from benchmarks.bench_crnn import bench_crnn, markdown_tables, quick_line
     from crnn_component.config import load_crnn_profile
 
-    cfg = load_parties(args.parties)
-    if not flow_is_up(cfg.flow):
-        print(f"FATE Flow does not answer at {cfg.flow.url}; start it with ./standalone_deploy.sh", file=sys.stderr)
+    cfg = _parties_with_flow(args)
+    if cfg is None:
         return EXIT_FLOW_DOWN
     profile = args.profile or ("quick" if args.quick else "paper")
     params = load_crnn_profile(profile).with_overrides(epochs=args.epochs)
@@ -126,6 +184,28 @@ def _cmd_bench_crnn(args: argparse.Namespace) -> int:
     print(markdown_tables(results))
     print(f"figures: {out}")
     print(quick_line(results))
+    return 0
+
+
+def _cmd_bench_scaling(args: argparse.Namespace) -> int:
+    """Federated CRNN with 1, 2, 3, 5 clients on the same records; bytes per round and in total."""
+    from pathlib import Path
+
+    from benchmarks.bench_scaling import bench_scaling, markdown_table
+    from crnn_component.config import load_crnn_profile
+
+    cfg = _parties_with_flow(args)
+    if cfg is None:
+        return EXIT_FLOW_DOWN
+    params = load_crnn_profile(args.profile or ("tiny" if args.quick else "quick")).with_overrides(epochs=args.epochs)
+    work_dir = Path(args.work_dir)
+    results = bench_scaling(cfg, Path(args.data_dir), work_dir, params, args.quick, counts=args.clients)
+    out = work_dir / ("scaling_quick.json" if args.quick else "scaling.json")
+    out.write_text(json.dumps(results, indent=2, default=float), encoding="utf-8")
+    print(markdown_table(results))
+    print(f"figures: {out}")
+    accs = " ".join(f"acc_{m['n_clients']}={m['accuracy']:.4f}" for m in results["measured"])
+    print(f"scaling{'_quick' if args.quick else ''}: {accs}")
     return 0
 
 
@@ -188,9 +268,35 @@ def build_parser() -> argparse.ArgumentParser:
                    help="3 clients x 2,000 records, IID, FedProx only: a few minutes")
     p.set_defaults(func=_cmd_bench_crnn)
 
-    p = sub.add_parser("demo", help="the main job (fusion and report not built yet: exits non-zero and says so)")
-    p.add_argument("--profile", choices=["tiny", "quick", "paper"], default="quick")
-    p.add_argument("--data-dir", default=None)
+    p = bench_sub.add_parser("scaling", help="federated CRNN with 1, 2, 3, 5 clients (paper Table 4)")
+    p.add_argument("--data-dir", default="../shared/datasets/nsl-kdd", help="folder with the NSL-KDD files")
+    p.add_argument("--work-dir", default="out/bench", help="where prepared data and result JSON files go")
+    p.add_argument("--profile", default=None, help="profile of conf/crnn.yaml (default: quick; tiny with --quick)")
+    p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    p.add_argument("--clients", type=int, nargs="+", default=[1, 2, 3, 5], help="client counts (at most 5)")
+    p.add_argument("--quick", action="store_true", help="3,000 records, the tiny profile: a few minutes")
+    p.set_defaults(func=_cmd_bench_scaling)
+
+    from report.cli import add_report_command
+
+    add_report_command(sub)
+
+    p = sub.add_parser("predict", help="score new records with a run's deployed models (RF + CRNN, fused)")
+    p.add_argument("--model", required=True, metavar="RUN_ID", help="a finished run under --runs-dir")
+    p.add_argument("--input", required=True, metavar="FILE", help="records in the training data set's format")
+    p.add_argument("--out", default=None, help="output CSV (default: runs/RUN_ID/predict/<input hash>/predictions.csv)")
+    p.add_argument("--runs-dir", default="runs")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("demo", help="the main job: prepare, upload, train RF + CRNN through FATE, fuse, report")
+    p.add_argument("--profile", default="quick", help="profile of conf/demo.yaml: quick (default), paper, tiny")
+    p.add_argument("--protocol", choices=["official", "split"], default=None,
+                   help="official: train file -> KDDTest+; split: 80/20 of the train file (default: the profile's)")
+    p.add_argument("--data-dir", default=None,
+                   help="folder with the data set's files (default: ~/.cache/fedids/datasets/<dataset>)")
+    p.add_argument("--runs-dir", default="runs", help="where run directories go (default: runs)")
+    p.add_argument("--reports-dir", default="reports", help="where reports go (default: reports)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -31,13 +31,20 @@ def new_pipeline(cfg: PartiesConfig, pipeline: str):
     return FateFlowPipeline().set_parties(**role_party_ids(cfg, cfg.roles(pipeline)))
 
 
+def data_parties(cfg: PartiesConfig, roles: PipelineRoles) -> Dict[str, Any]:
+    """runtime_parties of a task the data parties run (guest and hosts, if any; not the arbiter)."""
+    parties: Dict[str, Any] = {"guest": cfg.party_id(roles.guest)}
+    if roles.hosts:
+        parties["host"] = [cfg.party_id(h) for h in roles.hosts]
+    return parties
+
+
 def reader_task(name: str, cfg: PartiesConfig, pipeline: str, tables: Dict[str, Any]):
     """A Reader task that reads each data party's table (by party name) in its role of ``pipeline``."""
     from fate_client.pipeline.components.fate import Reader
 
     roles = cfg.roles(pipeline)
-    reader = Reader(name, runtime_parties=dict(guest=cfg.party_id(roles.guest),
-                                               host=[cfg.party_id(h) for h in roles.hosts]))
+    reader = Reader(name, runtime_parties=data_parties(cfg, roles))
     reader.guest.task_parameters(namespace=tables[roles.guest].namespace, name=tables[roles.guest].name)
     for i, host in enumerate(roles.hosts):
         reader.hosts[i].task_parameters(namespace=tables[host].namespace, name=tables[host].name)

@@ -26,7 +26,7 @@ from data_upload.manifest import load_manifest
 from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.paths import project_root
-from pipelines.common import new_pipeline, reader_task
+from pipelines.common import data_parties, new_pipeline, reader_task
 
 PIPELINE = "homo_crnn"
 RUNNER_MODULE = "crnn_component.runner"
@@ -70,6 +70,8 @@ class HomoCrnnRun:
     test_predictions: Dict[str, Any] = field(default_factory=dict)
     test_metrics: Dict[str, Dict[str, float]] = field(default_factory=dict)
     timings: Dict[str, float] = field(default_factory=dict)
+    valid_predictions: Dict[str, Any] = field(default_factory=dict)  # party -> predictions of its valid rows
+    pipeline: Any = None                                             # the trained FateFlowPipeline
 
 
 # -- inputs --------------------------------------------------------------------------------
@@ -220,6 +222,13 @@ def _weighted_curve(curves: Dict[str, List[Dict[str, Any]]]) -> List[Dict[str, A
     return out
 
 
+def split_by_dataset_type(frame, kind: str):
+    """The rows of homo_nn's train_output_data of one dataset type ("train" or "validate")."""
+    if frame is None or "type" not in frame:
+        return frame
+    return frame[frame["type"].astype(str).str.startswith(kind)].reset_index(drop=True)
+
+
 def parse_detail(value: Any) -> Dict[str, float]:
     """predict_detail of one row as {class code (str): probability}."""
     detail = ast.literal_eval(value) if isinstance(value, str) else value
@@ -239,9 +248,12 @@ def _prediction_metrics(frame, class_num: int) -> Dict[str, float]:
 
 def run_homo_crnn(cfg: PartiesConfig, train_tables: Dict[str, TableRef], feat: int, classes: Sequence[str],
                   params: CrnnParams, test_tables: Optional[Dict[str, TableRef]] = None,
-                  fetch_predictions: bool = True) -> HomoCrnnRun:
-    """Train (and optionally predict) through FATE Flow on tables already in FATE."""
-    from fate_client.pipeline import FateFlowPipeline
+                  fetch_predictions: bool = True, valid_tables: Optional[Dict[str, TableRef]] = None) -> HomoCrnnRun:
+    """Train (and optionally predict) through FATE Flow on tables already in FATE.
+
+    ``valid_tables``: homo_nn's validate_data; the train job then also predicts them (FATE
+    appends them to train_output_data, marked by its dataset-type column), no extra job.
+    """
     from fate_client.pipeline.components.fate import Evaluation, HomoNN
     from fate_client.pipeline.utils.fateflow.fate_flow_job_invoker import FATEFlowJobInvoker
 
@@ -252,14 +264,19 @@ def run_homo_crnn(cfg: PartiesConfig, train_tables: Dict[str, TableRef], feat: i
     reader = reader_task("reader_0", cfg, PIPELINE, train_tables)
     homo_nn = HomoNN(TASK, runner_module=RUNNER_MODULE, runner_class=RUNNER_CLASS, source=SOURCE,
                      runner_conf=runner_conf(params, feat, class_num), train_data=reader.outputs["output_data"])
+    tasks = [reader]
+    if valid_tables:
+        valid_reader = reader_task("reader_valid", cfg, PIPELINE, valid_tables)
+        homo_nn.validate_data = valid_reader.outputs["output_data"]
+        tasks.append(valid_reader)
     evaluation = Evaluation(
         "eval_0",
-        runtime_parties=dict(guest=cfg.party_id(roles.guest), host=[cfg.party_id(h) for h in roles.hosts]),
+        runtime_parties=data_parties(cfg, roles),
         default_eval_setting="multi",
         predict_column_name="predict_result",
         input_datas=[homo_nn.outputs["train_output_data"]],
     )
-    pipeline.add_tasks([reader, homo_nn, evaluation])
+    pipeline.add_tasks([*tasks, homo_nn, evaluation])
     pipeline.compile()
     started = time.perf_counter()
     _run_job(pipeline, "train")
@@ -277,7 +294,7 @@ def run_homo_crnn(cfg: PartiesConfig, train_tables: Dict[str, TableRef], feat: i
         role, party_id = role_of(label), cfg.party_id(party)
         evaluation_by_party[party] = invoker.get_output_metric(job_id, role, party_id, "eval_0")
         summaries[party] = _metric(invoker.get_output_metric(job_id, role, party_id, TASK), "crnn_summary") or {}
-        if fetch_predictions:
+        if fetch_predictions or valid_tables:
             train_predictions[party] = (invoker.get_output_data(job_id, role, party_id, TASK) or {}).get(
                 "train_output_data")
     summaries[roles.arbiter] = _metric(
@@ -296,27 +313,53 @@ def run_homo_crnn(cfg: PartiesConfig, train_tables: Dict[str, TableRef], feat: i
         client_curves=client_curves, rounds=rounds,
         parameter_count=int(next((s["parameter_count"] for s in summaries.values() if "parameter_count" in s), 0)),
         bytes_per_round=bytes_per_round, summaries=summaries, train_predictions=train_predictions, timings=timings,
+        pipeline=pipeline,
     )
+    if valid_tables:
+        for party, frame in train_predictions.items():
+            run.valid_predictions[party] = split_by_dataset_type(frame, "validate")
+            run.train_predictions[party] = split_by_dataset_type(frame, "train")
     if test_tables:
         pipeline.deploy([homo_nn])
-        deployed = pipeline.get_deployed_pipeline()
-        test_reader = reader_task("reader_1", cfg, PIPELINE, test_tables)
-        getattr(deployed, TASK).test_data = test_reader.outputs["output_data"]
-        predict_pipeline = FateFlowPipeline()
-        predict_pipeline.add_tasks([test_reader, deployed])
-        predict_pipeline.compile()
         started = time.perf_counter()
-        _run_job(predict_pipeline, "predict")
+        run.predict_job_id, run.test_predictions = predict_deployed(cfg, pipeline, test_tables)
         run.timings["predict_job_s"] = time.perf_counter() - started
-        run.predict_job_id = predict_pipeline.model_info.job_id
-        for party, label in clients.items():
-            data = invoker.get_output_data(run.predict_job_id, role_of(label), cfg.party_id(party), TASK) or {}
-            run.test_predictions[party] = data.get("test_output_data")
-            run.test_metrics[party] = _prediction_metrics(run.test_predictions[party], class_num)
+        for party, frame in run.test_predictions.items():
+            run.test_metrics[party] = _prediction_metrics(frame, class_num)
     return run
 
 
-def train_homo_crnn(cfg: PartiesConfig, data_dir: Path, params: CrnnParams, predict_test: bool = True) -> HomoCrnnRun:
+def predict_deployed(cfg: PartiesConfig, pipeline: Any, tables: Dict[str, TableRef]) -> tuple:
+    """Run a trained, deployed homo_nn pipeline on the clients' tables: (job id, predictions by party).
+
+    ``pipeline`` is the training FateFlowPipeline after ``deploy`` (or one loaded with
+    ``FateFlowPipeline.load_model`` from a run directory).
+    """
+    from fate_client.pipeline import FateFlowPipeline
+    from fate_client.pipeline.utils.fateflow.fate_flow_job_invoker import FATEFlowJobInvoker
+
+    from fedids.flow import use_flow
+
+    use_flow(cfg.flow)
+    clients = client_parties(cfg)
+    deployed = pipeline.get_deployed_pipeline()
+    test_reader = reader_task("reader_1", cfg, PIPELINE, tables)
+    getattr(deployed, TASK).test_data = test_reader.outputs["output_data"]
+    predict_pipeline = FateFlowPipeline()
+    predict_pipeline.add_tasks([test_reader, deployed])
+    predict_pipeline.compile()
+    _run_job(predict_pipeline, "predict")
+    job_id = predict_pipeline.model_info.job_id
+    invoker = FATEFlowJobInvoker()
+    frames = {}
+    for party, label in clients.items():
+        role = "guest" if label == "guest" else "host"
+        frames[party] = (invoker.get_output_data(job_id, role, cfg.party_id(party), TASK) or {}).get("test_output_data")
+    return job_id, frames
+
+
+def train_homo_crnn(cfg: PartiesConfig, data_dir: Path, params: CrnnParams, predict_test: bool = True,
+                    predict_valid: bool = False) -> HomoCrnnRun:
     """Train the federated CRNN on a prepared, uploaded horizontal data set; predict its test tables.
 
     The function `fedids train crnn` calls. ``params`` from :func:`load_crnn_profile`
@@ -330,7 +373,9 @@ def train_homo_crnn(cfg: PartiesConfig, data_dir: Path, params: CrnnParams, pred
     test_tables = None
     if predict_test and all("test" in manifest["parties"][p]["splits"] for p in clients):
         test_tables = client_tables(data_dir, cfg, "test")
-    return run_homo_crnn(cfg, train_tables, feat, manifest["classes"], params, test_tables=test_tables)
+    valid_tables = client_tables(data_dir, cfg, "valid") if predict_valid else None
+    return run_homo_crnn(cfg, train_tables, feat, manifest["classes"], params, test_tables=test_tables,
+                         valid_tables=valid_tables)
 
 
 def summary_lines(run: HomoCrnnRun) -> List[str]:

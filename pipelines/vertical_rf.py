@@ -23,6 +23,7 @@ from data_upload.manifest import load_manifest
 from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.model_config import load_rf_profile
+from fedids.flow import use_flow
 from pipelines.common import new_pipeline, reader_task
 
 PIPELINE = "vertical_rf"
@@ -41,6 +42,7 @@ class VerticalRfRun:
     train_predictions: Any = None
     test_predictions: Any = None
     timings: Dict[str, float] = field(default_factory=dict)
+    pipeline: Any = None          # the trained FateFlowPipeline, deployed when test was predicted
 
 
 def party_tables(data_dir: Path, cfg: PartiesConfig, split: str) -> Dict[str, TableRef]:
@@ -95,6 +97,7 @@ def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any]
         evaluation=pipeline.get_task_info("eval_0").get_output_metric(),
         train_predictions=pipeline.get_task_info("rf_0").get_output_data()["train_output_data"],
         timings=timings,
+        pipeline=pipeline,
     )
     if predict_test:
         started = time.perf_counter()
@@ -103,22 +106,32 @@ def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any]
     return run
 
 
-def predict_test_split(cfg: PartiesConfig, data_dir: Path, pipeline: Any, tasks: List[Any]) -> tuple:
-    """Deploy the trained psi + model tasks and run them on the parties' test tables.
+def predict_test_split(cfg: PartiesConfig, data_dir: Path, pipeline: Any, tasks: List[Any], split: str = "test",
+                       deploy: bool = True) -> tuple:
+    """Deploy the trained psi + model tasks and run them on the parties' tables of ``split``.
 
     Returns the predict job id and the model task's predictions (the last of ``tasks``).
+    ``deploy=False`` reuses an earlier deployment of the same tasks.
     """
+    return predict_tables(cfg, pipeline, tasks, party_tables(data_dir, cfg, split), deploy=deploy)
+
+
+def predict_tables(cfg: PartiesConfig, pipeline: Any, tasks: List[Any], tables: Dict[str, TableRef],
+                   deploy: bool = True) -> tuple:
+    """Run the deployed psi + model tasks on the given tables (by party name): (job id, predictions)."""
     from fate_client.pipeline import FateFlowPipeline
 
-    pipeline.deploy(tasks)
+    use_flow(cfg.flow)  # a pipeline loaded from a run directory does not carry the address
+    if deploy:
+        pipeline.deploy(tasks)
     deployed = pipeline.get_deployed_pipeline()
     predict_pipeline = FateFlowPipeline()
-    test_reader = reader_task("reader_1", cfg, PIPELINE, party_tables(data_dir, cfg, "test"))
+    test_reader = reader_task("reader_1", cfg, PIPELINE, tables)
     deployed.psi_0.input_data = test_reader.outputs["output_data"]
     predict_pipeline.add_tasks([test_reader, deployed])
     predict_pipeline.compile()
     predict_pipeline.predict()
-    model_task = tasks[-1].task_name
+    model_task = tasks[-1] if isinstance(tasks[-1], str) else tasks[-1].task_name
     predictions = predict_pipeline.get_task_info(model_task).get_output_data()["test_output_data"]
     return predict_pipeline.model_info.job_id, predictions
 

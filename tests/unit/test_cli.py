@@ -3,7 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from fedids.cli import EXIT_CONFIG_ERROR, EXIT_NOT_BUILT, main
+from fedids.cli import EXIT_CONFIG_ERROR, main
 
 
 def test_fedids_help_lists_existing_commands():
@@ -13,9 +13,9 @@ def test_fedids_help_lists_existing_commands():
         assert command in result.stdout
 
 
-def test_demo_says_plainly_that_models_are_not_built_and_fails(capsys):
-    assert main(["demo"]) == EXIT_NOT_BUILT
-    assert "not built yet" in capsys.readouterr().err
+def test_demo_with_an_unknown_profile_exits_2_and_names_the_key(capsys):
+    assert main(["demo", "--profile", "huge"]) == EXIT_CONFIG_ERROR
+    assert "profiles.huge" in capsys.readouterr().err
 
 
 def test_config_command_shows_roles(capsys):

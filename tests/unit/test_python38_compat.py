@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-PROJECT_DIRS = ["fedids", "data_upload", "rf_component", "crnn_component", "pipelines", "benchmarks", "tests"]
+PROJECT_DIRS = ["fedids", "data_upload", "rf_component", "crnn_component", "pipelines", "benchmarks", "report", "tests"]
 
 
 def test_code_is_valid_for_python_38_per_ruff():

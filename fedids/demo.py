@@ -1,0 +1,343 @@
+"""The main job: NSL-KDD from files to a fused, evaluated federated detector and its report.
+
+Stages (each timed, its FATE job ids kept): prepare the vertical (A: labels + basic/content
+features, B: traffic features) and horizontal (clients A and B) data sets with a validation
+split held out by id; upload them; train the vertical forest (A guest, B host, C arbiter) and
+predict valid and test; train the federated CRNN and its CNN/RNN ablations (homo_nn, FedProx,
+arbiter C) with the valid split predicted in the training job, then predict test; centralized
+and local-only baselines; fuse RF and CRNN at A (weight on valid); write the run directory
+(docs/run-directory.md) and the report.
+
+Evaluation view: the demo runs every party on one machine, so the run directory collects
+each party's prediction outputs. The CRNN's predictions of B's rows are B's in a real
+deployment (docs/privacy.md says what each party learns).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import pandas as pd
+
+from benchmarks.metrics import fate_probabilities
+from crnn_component.config import CrnnParams, load_crnn_profile
+from fedids.config import PartiesConfig
+from fedids.demo_config import DemoProfile
+from fedids.fusion import fit_fusion, join_by_id, prediction_frame
+from fedids.model_config import load_rf_profile
+from fedids.paths import conf_dir, project_root
+from fedids.progress import StageProgress
+
+ARCH_LABELS = {"crnn": "CRNN (horizontal, FATE homo_nn)", "cnn": "CNN only (horizontal, FATE homo_nn)",
+               "rnn": "RNN only (horizontal, FATE homo_nn)"}
+
+
+class DemoError(RuntimeError):
+    """A stage failed; the message names the stage, the FATE job and where its logs are."""
+
+
+@dataclass
+class DemoResult:
+    run_id: str
+    run_dir: Path
+    report_dir: Optional[Path]
+    headline: List[str]
+
+
+def new_run_id(profile: str, protocol: str) -> str:
+    return time.strftime("%Y%m%d-%H%M%S") + f"-{profile}" + ("" if protocol == "official" else f"-{protocol}")
+
+
+def _machine() -> Dict[str, Any]:
+    import os
+
+    return {"cores": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform(),
+            "date": time.strftime("%Y-%m-%d")}
+
+
+# -- data ----------------------------------------------------------------------------------
+
+def source_files(profile: DemoProfile, data_dir: Path, sources_dir: Path, seed: int) -> Dict[str, Optional[str]]:
+    """The train/test files the profile reads (sampled into ``sources_dir`` when the profile samples)."""
+    from data_upload.config import load_data_config
+    from data_upload.sample import sample_kdd_file
+    from data_upload.sources import locate_sources
+
+    settings = load_data_config().settings(profile.dataset)
+    found = locate_sources(settings, data_dir, profile.protocol, profile.train_file, profile.test_file)
+    train, test = found.train, found.test
+    if profile.sample:
+        train = sample_kdd_file(train, profile.sample["train"], sources_dir / f"train_{profile.sample['train']}.txt", seed)
+        if test is not None and "test" in profile.sample:
+            test = sample_kdd_file(test, profile.sample["test"], sources_dir / f"test_{profile.sample['test']}.txt", seed)
+    return {"train": str(train), "test": str(test) if test is not None and profile.protocol == "official" else None}
+
+
+def prepare_both_layouts(profile: DemoProfile, data_dir: Path, run_dir: Path, clients: int, seed: int
+                         ) -> Dict[str, Path]:
+    """Vertical and horizontal preparations of the same records and ids (validation split included)."""
+    from data_upload.prepare import prepare
+
+    files = source_files(profile, data_dir, run_dir / "data" / "sources", seed)
+    out = {}
+    for layout in ("vertical", "horizontal"):
+        target = run_dir / "data" / layout
+        extra = {"clients": clients} if layout == "horizontal" else {}
+        prepare(profile.dataset, str(data_dir), layout, profile.protocol, str(target), train_file=files["train"],
+                test_file=files["test"], validation_fraction=profile.validation_fraction, seed=seed,
+                show_progress=False, **extra)
+        out[layout] = target
+    return out
+
+
+def upload_both(cfg: PartiesConfig, dirs: Dict[str, Path]) -> None:
+    from data_upload.fate_upload import FlowTables
+    from data_upload.upload import upload_manifest
+
+    tables = FlowTables(cfg.flow)
+    for path in dirs.values():
+        upload_manifest(path, tables)
+
+
+# -- prediction frames ---------------------------------------------------------------------
+
+def fate_predictions(frame: pd.DataFrame, classes: Sequence[str], labels: Optional[pd.Series] = None) -> pd.DataFrame:
+    """FATE's prediction output (id, predict_detail, maybe label) as id, label, p_<class>, sorted by id."""
+    ids = frame["id"].astype(np.int64).to_numpy()
+    proba = fate_probabilities(frame, len(classes))
+    if labels is not None:
+        label_values = labels.reindex(ids).to_numpy()
+    elif "label" in frame:
+        label_values = frame["label"].astype(float).astype(np.int64).to_numpy()
+    else:
+        label_values = None
+    return prediction_frame(ids, proba, classes, label_values).sort_values("id").reset_index(drop=True)
+
+
+def _labels(vertical_dir: Path, split: str, guest: str) -> pd.Series:
+    manifest = json.loads((vertical_dir / "manifest.json").read_text())
+    frame = pd.read_csv(vertical_dir / manifest["parties"][guest]["splits"][split]["file"], usecols=["id", "label"])
+    return frame.set_index("id")["label"]
+
+
+def _write(run_dir: Path, model: str, split: str, frame: pd.DataFrame) -> None:
+    path = run_dir / "predictions" / f"{model}.{split}.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False, float_format="%.6g")
+
+
+def _read(run_dir: Path, model: str, split: str) -> pd.DataFrame:
+    return pd.read_csv(run_dir / "predictions" / f"{model}.{split}.csv")
+
+
+# -- stages ----------------------------------------------------------------------------------
+
+def train_forest(cfg: PartiesConfig, vertical_dir: Path, params: Dict[str, Any], run_dir: Path,
+                 classes: Sequence[str]) -> Dict[str, Any]:
+    """Vertical RF through FATE: train, predict test and valid, keep the deployed pipeline."""
+    from pipelines.vertical_rf import PIPELINE, predict_test_split, train_vertical_rf
+
+    guest = cfg.roles(PIPELINE).guest
+    run = train_vertical_rf(cfg, vertical_dir, params, predict_test=True)
+    _write(run_dir, "rf", "test", fate_predictions(run.test_predictions, classes, _labels(vertical_dir, "test", guest)))
+    valid_job, valid_frame = predict_test_split(cfg, vertical_dir, run.pipeline, ["psi_0", "rf_0"], split="valid",
+                                                deploy=False)
+    _write(run_dir, "rf", "valid", fate_predictions(valid_frame, classes, _labels(vertical_dir, "valid", guest)))
+    (run_dir / "pipelines").mkdir(exist_ok=True)
+    run.pipeline.dump_model(str(run_dir / "pipelines" / "rf.pkl"))
+    return {"kind": "federated", "family": "rf", "label": "RF (vertical, FATE, " + params["he_param"]["kind"] + ")",
+            "train_job_id": run.train_job_id,
+            "predict_job_ids": {"test": run.predict_job_id, "valid": valid_job},
+            "train_seconds": run.timings.get("train_job_s")}
+
+
+def train_federated_nn(cfg: PartiesConfig, horizontal_dir: Path, params: CrnnParams, arch: str, run_dir: Path,
+                       classes: Sequence[str]) -> Dict[str, Any]:
+    """One federated homo_nn model (CRNN or an ablation): train (valid predicted in the job), predict test."""
+    from pipelines.homo_crnn import train_homo_crnn
+
+    run = train_homo_crnn(cfg, horizontal_dir, params.with_overrides(architecture=arch), predict_test=True,
+                          predict_valid=True)
+    for split, frames in (("test", run.test_predictions), ("valid", run.valid_predictions)):
+        pooled = pd.concat([f for f in frames.values() if f is not None and len(f)], ignore_index=True)
+        _write(run_dir, arch, split, fate_predictions(pooled, classes))
+    (run_dir / "curves").mkdir(exist_ok=True)
+    (run_dir / "curves" / f"{arch}.json").write_text(json.dumps(run.curve, indent=1))
+    (run_dir / "pipelines").mkdir(exist_ok=True)
+    run.pipeline.dump_model(str(run_dir / "pipelines" / f"{arch}.pkl"))
+    return {"kind": "federated", "family": arch, "label": ARCH_LABELS[arch] + f", {run.algo} mu={run.mu}",
+            "train_job_id": run.train_job_id, "predict_job_ids": {"test": run.predict_job_id,
+                                                                  "valid": run.train_job_id},
+            "train_seconds": run.timings.get("train_job_s"),
+            "traffic": {"parameter_count": run.parameter_count, "bytes_per_round": run.bytes_per_round}}
+
+
+def train_baselines(dirs: Dict[str, Path], rf_params: Dict[str, Any], crnn_params: CrnnParams, run_dir: Path,
+                    classes: Sequence[str], vertical_parties: Sequence[str], clients: Sequence[str]
+                    ) -> Dict[str, Dict[str, Any]]:
+    """Centralized and local-only forests (vertical columns) and CRNNs (horizontal rows), on the test split."""
+    from crnn_component.centralized import pooled_arrays
+    from fedids.baselines import crnn_probabilities, forest_probabilities, vertical_frames
+
+    models: Dict[str, Dict[str, Any]] = {}
+    k = len(classes)
+    train = vertical_frames(dirs["vertical"], "train", vertical_parties)
+    test = vertical_frames(dirs["vertical"], "test", vertical_parties)
+    manifest = json.loads((dirs["vertical"] / "manifest.json").read_text())
+    columns = {p: [c for c in manifest["parties"][p]["splits"]["train"]["columns"] if c != "label"]
+               for p in vertical_parties}
+    every = [c for p in vertical_parties for c in columns[p]]
+    forests = {"central_rf": (every, "centralized baseline", "RF, scikit-learn on pooled A+B columns")}
+    for p in vertical_parties:
+        note = "" if p == vertical_parties[0] else " (counterfactual: B holds no labels; trained with A's)"
+        forests[f"local_rf_{p}"] = (columns[p], "local-only", f"RF on {p}'s columns only{note}")
+    for name, (cols, kind, label) in forests.items():
+        started = time.perf_counter()
+        proba = forest_probabilities(train, test, cols, rf_params, k)
+        _write(run_dir, name, "test", prediction_frame(test["id"].to_numpy(), proba, classes, test["label"].to_numpy()))
+        models[name] = {"kind": kind, "family": "rf", "label": label, "train_seconds": time.perf_counter() - started}
+
+    horizontal = dirs["horizontal"]
+    x_test, y_test = pooled_arrays(horizontal, clients, "test")
+    test_ids = pd.concat([pd.read_csv(horizontal / c / "test.csv", usecols=["id"]) for c in clients])["id"].to_numpy()
+    crnns = {"central_crnn": (list(clients), "centralized baseline", "CRNN, plain torch on pooled clients' rows")}
+    for c in clients:
+        crnns[f"local_crnn_{c}"] = ([c], "local-only", f"CRNN on {c}'s rows only")
+    for name, (holders, kind, label) in crnns.items():
+        started = time.perf_counter()
+        x, y = pooled_arrays(horizontal, holders, "train")
+        proba, curve = crnn_probabilities(x, y, x_test, crnn_params, k)
+        frame = prediction_frame(test_ids, proba, classes, y_test).sort_values("id")
+        _write(run_dir, name, "test", frame)
+        if name == "central_crnn":
+            (run_dir / "curves" / f"{name}.json").write_text(json.dumps(curve, indent=1))
+        models[name] = {"kind": kind, "family": "crnn", "label": label, "train_seconds": time.perf_counter() - started}
+    return models
+
+
+def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], seed: int) -> Dict[str, Any]:
+    """Fit the fused detector on valid (records both models scored) and apply it to test."""
+    _, y_valid, rf_valid, crnn_valid = join_by_id(_read(run_dir, "rf", "valid"), _read(run_dir, "crnn", "valid"), classes)
+    detector = fit_fusion(y_valid, rf_valid, crnn_valid, classes, select_by=settings["select_by"],
+                          grid_step=settings["grid_step"], stacking=settings["stacking"], seed=seed)
+    detector.save(run_dir / "fusion.json")
+    ids, y_test, rf_test, crnn_test = join_by_id(_read(run_dir, "rf", "test"), _read(run_dir, "crnn", "test"), classes)
+    _write(run_dir, "fusion_vote", "test", prediction_frame(ids, detector.vote(rf_test, crnn_test), classes, y_test))
+    out = {"weight_rf": detector.weight_rf, "select_by": detector.select_by, "valid_records": int(len(y_valid)),
+           "test_records": int(len(ids))}
+    if detector.stacking_coef is not None:
+        _write(run_dir, "fusion_stacking", "test",
+               prediction_frame(ids, detector.stack(rf_test, crnn_test), classes, y_test))
+    return out
+
+
+def load_paper_claims() -> Dict[str, Any]:
+    import yaml
+
+    path = conf_dir() / "paper_claims.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
+# -- the whole run -------------------------------------------------------------------------
+
+def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir: Path, reports_dir: Path,
+             show_progress: bool = True, build: Optional[Callable[[Path, Path], Any]] = None) -> DemoResult:
+    """Every stage of the demo; raises DemoError naming the failed stage, its job and its logs."""
+    from pipelines.homo_crnn import client_parties
+    from pipelines.vertical_rf import PIPELINE as RF_PIPELINE
+
+    rf_params = load_rf_profile(profile.rf_profile)
+    crnn_params = load_crnn_profile(profile.crnn_profile)
+    seed = int(rf_params["seed"])
+    run_id = new_run_id(profile.name, profile.protocol)
+    run_dir = Path(runs_dir) / run_id
+    run_dir.mkdir(parents=True)
+    clients = list(client_parties(cfg))
+    vertical_parties = [cfg.roles(RF_PIPELINE).guest, *cfg.roles(RF_PIPELINE).hosts]
+    models: Dict[str, Dict[str, Any]] = {}
+    n_stages = 4 + len(profile.architectures) + int(profile.baselines) + 1
+    logs_root = str((project_root() / ".fate" / "flow" / "logs").relative_to(project_root()))
+    started = time.strftime("%Y-%m-%dT%H:%M:%S")
+    with StageProgress(n_stages, enabled=show_progress) as progress:
+        progress.say(f"FedIDS demo, profile {profile.name}, run {run_id} -> {run_dir}")
+
+        def stage(name: str, work: Callable[[], Any]) -> Any:
+            try:
+                with progress.stage(name):
+                    return work()
+            except Exception as exc:  # a stage's failure ends the run with its job and log folder named
+                from pipelines.homo_crnn import job_error_details
+
+                record = progress.records[-1]
+                job = record.job_ids[-1] if record.job_ids else None
+                details = job_error_details(job) if job else ""
+                where = f"; FATE job {job}, logs: {logs_root}/{job}/" if job else ""
+                raise DemoError(f"stage '{name}' failed{where}\n{type(exc).__name__}: {exc}"
+                                + (f"\n{details}" if details and details not in str(exc) else "")) from exc
+
+        dirs = stage("prepare data (vertical + horizontal, validation split)",
+                     lambda: prepare_both_layouts(profile, Path(data_dir), run_dir, len(clients), seed))
+        manifest = json.loads((dirs["vertical"] / "manifest.json").read_text())
+        classes = list(manifest["classes"])
+        stage("upload tables to FATE", lambda: upload_both(cfg, dirs))
+        models["rf"] = stage("train + predict vertical RF", lambda: train_forest(cfg, dirs["vertical"], rf_params,
+                                                                               run_dir, classes))
+        for arch in profile.architectures:
+            models[arch] = stage(f"train + predict federated {arch.upper()}",
+                                 lambda arch=arch: train_federated_nn(cfg, dirs["horizontal"], crnn_params, arch,
+                                                                      run_dir, classes))
+        if profile.baselines:
+            models.update(stage("centralized and local-only baselines",
+                                lambda: train_baselines(dirs, rf_params, crnn_params, run_dir, classes,
+                                                        vertical_parties, clients)))
+        fusion = stage("fuse RF and CRNN at A", lambda: fuse(run_dir, classes, profile.fusion, seed))
+        models["fusion_vote"] = {"kind": "federated", "family": "fusion",
+                                 "label": f"fusion: soft vote, weight {fusion['weight_rf']:.2f} on RF"}
+        if (run_dir / "predictions" / "fusion_stacking.test.csv").is_file():
+            models["fusion_stacking"] = {"kind": "federated", "family": "fusion",
+                                         "label": "fusion: stacking (logistic regression on RF + CRNN)"}
+        record = {
+            "run_id": run_id, "profile": profile.name, "dataset": profile.dataset, "protocol": profile.protocol,
+            "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": _machine(),
+            "classes": classes, "class_mapping": {c: i for i, c in enumerate(classes)},
+            "config": {"demo": profile.to_dict(), "rf": rf_params, "crnn": crnn_params.to_dict(),
+                       "parties": {"party_ids": cfg.party_ids, "flow": cfg.flow.url,
+                                   "vertical_rf": cfg.roles(RF_PIPELINE).__dict__,
+                                   "homo_crnn": cfg.roles("homo_crnn").__dict__}},
+            "data": {layout: {"dir": str(path), "sources": json.loads((path / "manifest.json").read_text())["sources"],
+                              "rows": {p: {s: i["rows"] for s, i in e["splits"].items()}
+                                       for p, e in json.loads((path / "manifest.json").read_text())["parties"].items()}}
+                     for layout, path in dirs.items()},
+            "models": models,
+            "stages": progress.as_dicts(logs_root),
+            "traffic": {arch: models[arch]["traffic"] for arch in profile.architectures},
+            "fusion": fusion,
+            "paper_claims": load_paper_claims(),
+        }
+        (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+        report_dir = None
+        if build is not None:
+            report_dir = Path(reports_dir) / run_id
+            stage("write the report", lambda: build(run_dir, report_dir))
+            record["stages"] = progress.as_dicts(logs_root)
+            (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
+    return DemoResult(run_id=run_id, run_dir=run_dir, report_dir=report_dir, headline=headline(run_dir, classes))
+
+
+def headline(run_dir: Path, classes: Sequence[str]) -> List[str]:
+    """The test-split table printed at the end: accuracy and macro-F1 of every model."""
+    from benchmarks.metrics import classification_metrics
+    from fedids.fusion import probability_columns
+
+    lines = [f"{'model':<18} {'accuracy':>9} {'macro-F1':>9}"]
+    for path in sorted((run_dir / "predictions").glob("*.test.csv")):
+        frame = pd.read_csv(path)
+        m = classification_metrics(frame["label"].to_numpy(), frame[probability_columns(classes)].to_numpy(), classes)
+        lines.append(f"{path.name.split('.')[0]:<18} {m['accuracy']:>9.4f} {m['macro_f1']:>9.4f}")
+    return lines

@@ -1,0 +1,132 @@
+"""`fedids predict --model RUN_ID --input FILE`: score new records with a run's deployed models.
+
+The input has the training data set's format. It is loaded and checked by the data layer
+(its errors name the file and line), given ids in file order, and partitioned the way the
+run's training data was: vertically (A's columns, B's columns, label only at A when the
+file has one) for the forest, horizontally (alternate records at clients A and B) for the
+CRNN. Each party's table is transformed with that party's preprocessor from the run (fitted
+on training rows only), uploaded (all or nothing, content-hashed names), and scored by FATE
+predict jobs of the run's deployed pipelines; A fuses the two by id with the run's fusion.
+Output: one row per record: id, the fused prediction, each class's fused probability, and
+what the forest, the CRNN and the stacking model said.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+import pandas as pd
+
+from data_upload.errors import DataError
+from fedids.config import PartiesConfig
+from fedids.fusion import FusedDetector, join_by_id
+
+
+class PredictError(RuntimeError):
+    """The run cannot score records (unfinished run, missing model files); the message says which file."""
+
+
+def load_run(runs_dir: Path, run_id: str) -> Dict[str, Any]:
+    run_dir = Path(runs_dir) / run_id
+    record_path = run_dir / "run.json"
+    if not record_path.is_file():
+        raise PredictError(f"{record_path} not found: {run_id} is not a finished run (run `fedids demo` first)")
+    for needed in ("pipelines/rf.pkl", "pipelines/crnn.pkl", "fusion.json"):
+        if not (run_dir / needed).is_file():
+            raise PredictError(f"{run_dir / needed} not found: the run has no deployed model to predict with")
+    return json.loads(record_path.read_text(encoding="utf-8"))
+
+
+def _manifest(path: Path) -> Dict[str, Any]:
+    return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
+
+
+def party_tables(raw: pd.DataFrame, record: Dict[str, Any]) -> Dict[str, Dict[str, pd.DataFrame]]:
+    """Each party's transformed table per layout: {"vertical": {A: ..., B: ...}, "horizontal": {...}}."""
+    from data_upload.preprocess import Preprocessor
+
+    out: Dict[str, Dict[str, pd.DataFrame]] = {}
+    for layout in ("vertical", "horizontal"):
+        data_dir = Path(record["data"][layout]["dir"])
+        manifest = _manifest(data_dir)
+        tables = {}
+        parties = list(manifest["parties"])
+        for i, party in enumerate(parties):
+            pre = Preprocessor.load(data_dir / manifest["parties"][party]["preprocessor"])
+            rows = raw if layout == "vertical" else raw.iloc[i::len(parties)]
+            tables[party] = pre.transform(rows).reset_index(drop=True)
+        out[layout] = tables
+    return out
+
+
+def _upload(cfg: PartiesConfig, run_id: str, tables: Dict[str, Dict[str, pd.DataFrame]], work: Path
+            ) -> Dict[str, Dict[str, Any]]:
+    """Write and upload every party table (all or nothing); TableRefs by layout and party."""
+    from data_upload.fate_upload import FlowTables, TableRef, TableUpload, table_meta, upload_tables
+
+    uploads, refs = [], {}
+    for layout, by_party in tables.items():
+        refs[layout] = {}
+        for party, frame in by_party.items():
+            path = work / f"{layout}_{party}.csv"
+            frame.to_csv(path, index=False, float_format="%.10g")
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+            ref = TableRef("fedids_predict", f"{run_id.replace('-', '_')}_{layout}_{party}_{digest}")
+            label = "label" if "label" in frame else None
+            uploads.append(TableUpload(file=str(path), table=ref, meta=table_meta("id", label), expected_rows=len(frame)))
+            refs[layout][party] = ref
+    upload_tables(FlowTables(cfg.flow), uploads)
+    return refs
+
+
+def predict_file(cfg: PartiesConfig, runs_dir: Path, run_id: str, input_file: Path, out_file: Optional[Path] = None
+                 ) -> pd.DataFrame:
+    """Score ``input_file`` with run ``run_id``'s deployed forest and CRNN, fuse, write and return the rows."""
+    from fate_client.pipeline import FateFlowPipeline
+
+    from data_upload.loaders import LoadOptions, load_dataset
+    from pipelines.homo_crnn import predict_deployed
+    from pipelines.vertical_rf import predict_tables
+
+    record = load_run(runs_dir, run_id)
+    run_dir = Path(runs_dir) / run_id
+    classes: List[str] = record["classes"]
+    taxonomy = _manifest(Path(record["data"]["vertical"]["dir"]))["taxonomy"]
+    options = LoadOptions(classes=taxonomy["mode"], httptunnel_class=taxonomy.get("httptunnel_class") or "U2R",
+                          unknown_label=taxonomy["unknown_label"])
+    raw = load_dataset(record["dataset"], Path(input_file), options)
+    if len(raw) == 0:
+        raise DataError("the file has no records to score", file=input_file)
+    raw.insert(0, "id", np.arange(len(raw), dtype=np.int64))
+    work = run_dir / "predict" / hashlib.sha256(Path(input_file).read_bytes()).hexdigest()[:12]
+    work.mkdir(parents=True, exist_ok=True)
+    refs = _upload(cfg, run_id, party_tables(raw, record), work)
+
+    from fedids.demo import fate_predictions
+
+    rf_pipeline = FateFlowPipeline.load_model(str(run_dir / "pipelines" / "rf.pkl"))
+    _, rf_frame = predict_tables(cfg, rf_pipeline, ["psi_0", "rf_0"], refs["vertical"], deploy=False)
+    crnn_pipeline = FateFlowPipeline.load_model(str(run_dir / "pipelines" / "crnn.pkl"))
+    _, crnn_frames = predict_deployed(cfg, crnn_pipeline, refs["horizontal"])
+    rf = fate_predictions(rf_frame, classes)
+    crnn = fate_predictions(pd.concat([f for f in crnn_frames.values() if f is not None], ignore_index=True), classes)
+    ids, _, p_rf, p_crnn = join_by_id(rf.drop(columns=["label"], errors="ignore"),
+                                      crnn.drop(columns=["label"], errors="ignore"), classes)
+    detector = FusedDetector.load(run_dir / "fusion.json")
+    fused = detector.vote(p_rf, p_crnn)
+    out = pd.DataFrame({"id": ids, "predicted": np.asarray(classes)[fused.argmax(1)]})
+    for i, c in enumerate(classes):
+        out[f"p_{c}"] = fused[:, i]
+    out["rf_predicted"] = np.asarray(classes)[p_rf.argmax(1)]
+    out["crnn_predicted"] = np.asarray(classes)[p_crnn.argmax(1)]
+    if detector.stacking_coef is not None:
+        out["stacking_predicted"] = np.asarray(classes)[detector.stack(p_rf, p_crnn).argmax(1)]
+    if "attack_name" in raw:
+        out["attack_name_in_file"] = raw.set_index("id").loc[ids, "attack_name"].to_numpy()
+    out_file = Path(out_file) if out_file else work / "predictions.csv"
+    out.to_csv(out_file, index=False, float_format="%.6g")
+    return out

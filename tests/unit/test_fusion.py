@@ -1,0 +1,69 @@
+"""The fused detector: weight chosen on validation, stacking, JSON round trip, id join."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from fedids.fusion import FusedDetector, fit_fusion, join_by_id, prediction_frame
+
+CLASSES = ["normal", "DoS", "Probe"]
+
+
+def noisy_proba(labels, rng, strength):
+    proba = rng.dirichlet(np.ones(3), size=len(labels))
+    proba[np.arange(len(labels)), labels] += strength
+    return proba / proba.sum(axis=1, keepdims=True)
+
+
+def test_soft_vote_weight_goes_to_the_model_that_is_right_on_validation():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 400)
+    good, useless = noisy_proba(y, rng, 0.6), rng.dirichlet(np.ones(3), size=400)
+    assert fit_fusion(y, good, useless, CLASSES, stacking=False).weight_rf >= 0.8
+    assert fit_fusion(y, useless, good, CLASSES, stacking=False).weight_rf <= 0.2
+
+
+def test_soft_vote_combines_complementary_models_better_than_either():
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, 600)
+    # each model knows two of the three classes and leans (weakly) wrong on the third
+    known = np.eye(3)[y] * 0.8 + 0.2 / 3
+    a = np.where((y == 2)[:, None], [0.4, 0.35, 0.25], known)
+    b = np.where((y == 0)[:, None], [0.25, 0.4, 0.35], known)
+    fused = fit_fusion(y, a, b, CLASSES, stacking=False)
+    accuracy = lambda p: float((p.argmax(1) == y).mean())  # noqa: E731
+    assert accuracy(fused.vote(a, b)) > max(accuracy(a), accuracy(b))
+    assert {c["weight_rf"] for c in fused.candidates} >= {0.0, 0.5, 1.0}
+
+
+def test_stacking_probabilities_cover_every_class_and_survive_json(tmp_path):
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, 2, 300)  # class 2 never appears in validation
+    a, b = noisy_proba(y, rng, 1.0), noisy_proba(y, rng, 0.5)
+    fused = fit_fusion(y, a, b, CLASSES)
+    proba = fused.stack(a, b)
+    assert proba.shape == (300, 3) and np.allclose(proba.sum(1), 1) and np.all(proba[:, 2] == 0)
+    fused.save(tmp_path / "fusion.json")
+    again = FusedDetector.load(tmp_path / "fusion.json")
+    assert np.allclose(again.stack(a, b), proba) and again.weight_rf == fused.weight_rf
+    assert (proba.argmax(1) == y).mean() > 0.8
+
+
+def test_join_keeps_only_records_both_models_scored_in_id_order():
+    first = prediction_frame(np.array([3, 1, 2]), np.eye(3), CLASSES, labels=np.array([0, 1, 2]))
+    second = prediction_frame(np.array([2, 3, 9]), np.eye(3)[[1, 2, 0]], CLASSES)
+    ids, labels, pa, pb = join_by_id(first, second, CLASSES)
+    assert ids.tolist() == [2, 3] and labels.tolist() == [2, 0]
+    assert pa.argmax(1).tolist() == [2, 0] and pb.argmax(1).tolist() == [1, 2]
+
+
+def test_bad_fusion_settings_are_refused():
+    y = np.array([0, 1])
+    p = np.eye(3)[y]
+    with pytest.raises(ValueError, match="select_by"):
+        fit_fusion(y, p, p, CLASSES, select_by="auc")
+    with pytest.raises(ValueError, match="no validation record"):
+        fit_fusion(np.array([], int), p[:0], p[:0], CLASSES)
+    assert isinstance(prediction_frame(np.array([1]), np.eye(3)[:1], CLASSES), pd.DataFrame)
