@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from fedids.config import FlowAddress
 
@@ -80,8 +80,8 @@ class FlowTables:
     def delete(self, table: TableRef) -> None:
         self._client.table.delete(namespace=table.namespace, name=table.name)
 
-    def upload_csv(self, upload: TableUpload) -> str:
-        """Upload one CSV (with header) as a FATE dataframe table; return the job id."""
+    def submit_csv(self, upload: TableUpload) -> str:
+        """Submit the upload job of one CSV (with header) without waiting; return the job id."""
         response = self._client.data.upload_file(
             file=upload.file,
             head=True,
@@ -96,14 +96,16 @@ class FlowTables:
                 f"FATE Flow at {self._flow.url} refused the upload of {upload.file} to {upload.table}: "
                 f"{response.get('message', response)}"
             )
-        job_id = str(response["job_id"])
+        return str(response["job_id"])
+
+    def expect_success(self, upload: TableUpload, job_id: str) -> None:
+        """Wait for an upload job; raise UploadError naming the file, table and job unless it succeeded."""
         status = self.wait_for_job(job_id)
         if status != "success":
             raise UploadError(
                 f"upload of {upload.file} to {upload.table} ended with status '{status}' (FATE job {job_id}); "
                 f"see FATE Flow's logs of job {job_id} (standalone: .fate/flow/logs/{job_id}/)"
             )
-        return job_id
 
     def wait_for_job(self, job_id: str, poll_s: float = 0.5) -> str:
         """Poll FATE Flow until the job ends; return its final status."""
@@ -144,14 +146,19 @@ def upload_tables(
                 f"{upload.expected_rows}; it was made from other data. Re-run with --force to replace it."
             )
     created: List[TableRef] = []
+    submitted: List[Tuple[TableUpload, str]] = []
     try:
+        # every job is submitted first, then awaited: FATE Flow runs them side by side, which
+        # hides its per-job start-up (most of an upload's time for tables of this size)
         for upload in todo:
             if tables.count(upload.table) is not None:
                 say(f"{upload.table}: replacing (--force)")
                 tables.delete(upload.table)
             say(f"{upload.table}: uploading {upload.file}")
             created.append(upload.table)
-            job_id = tables.upload_csv(upload)
+            submitted.append((upload, tables.submit_csv(upload)))
+        for upload, job_id in submitted:
+            tables.expect_success(upload, job_id)
             rows = tables.count(upload.table)
             if rows != upload.expected_rows:
                 raise UploadError(
@@ -162,6 +169,11 @@ def upload_tables(
             report.job_ids[str(upload.table)] = job_id
             say(f"{upload.table}: {rows} rows in FATE (job {job_id})")
     except BaseException:
+        for _, job_id in submitted:  # let running uploads end before their tables are removed
+            try:
+                tables.wait_for_job(job_id)
+            except Exception:  # noqa: BLE001 - best effort; the original error matters
+                pass
         for table in created:
             try:
                 tables.delete(table)

@@ -277,7 +277,8 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
                 record = progress.records[-1]
                 job = record.job_ids[-1] if record.job_ids else None
                 details = job_error_details(job) if job else ""
-                where = f"; FATE job {job}, logs: {logs_root}/{job}/" if job else ""
+                component = f" in FATE task {record.task}" if record.task else ""
+                where = f"{component}; FATE job {job}, logs: {logs_root}/{job}/" if job else ""
                 raise DemoError(f"stage '{name}' failed{where}\n{type(exc).__name__}: {exc}"
                                 + (f"\n{details}" if details and details not in str(exc) else "")) from exc
 

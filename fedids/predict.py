@@ -125,8 +125,11 @@ def predict_file(cfg: PartiesConfig, runs_dir: Path, run_id: str, input_file: Pa
     out["crnn_predicted"] = np.asarray(classes)[p_crnn.argmax(1)]
     if detector.stacking_coef is not None:
         out["stacking_predicted"] = np.asarray(classes)[detector.stack(p_rf, p_crnn).argmax(1)]
-    if "attack_name" in raw:
-        out["attack_name_in_file"] = raw.set_index("id").loc[ids, "attack_name"].to_numpy()
+    in_file = raw.set_index("id").loc[ids]
+    if "traffic_class" in in_file:  # the file's own label, when it has one: for checking, never used to predict
+        out["class_in_file"] = in_file["traffic_class"].astype(str).to_numpy()
+    if "attack_name" in in_file:
+        out["attack_name_in_file"] = in_file["attack_name"].astype(str).to_numpy()
     out_file = Path(out_file) if out_file else work / "predictions.csv"
     out.to_csv(out_file, index=False, float_format="%.6g")
     return out

@@ -27,6 +27,7 @@ class StageRecord:
     seconds: float = 0.0
     job_ids: List[str] = field(default_factory=list)
     status: str = "running"
+    task: str = ""  # the FATE task (component instance) running last, e.g. rf_0
 
 
 class _FateOutput(io.TextIOBase):
@@ -42,7 +43,7 @@ class _FateOutput(io.TextIOBase):
             if match.group(1) not in self.stage.job_ids:
                 self.stage.job_ids.append(match.group(1))
         for match in _TASK.finditer(text):
-            self.task = match.group(1)
+            self.task = self.stage.task = match.group(1)
         self.update()
         return len(text)
 

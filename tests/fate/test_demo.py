@@ -90,3 +90,75 @@ def test_report_command_rebuilds_from_the_run_directory_alone(tiny_demo, tmp_pat
                              "--out-dir", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / run_id / "report.md").read_text() == (work / "reports" / run_id / "report.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def new_records(tmp_path_factory, repo_root):
+    from data_upload.sample import sample_kdd_file
+
+    source = repo_root.parent / "shared" / "datasets" / "nsl-kdd" / "KDDTest-21.txt.gz"
+    return sample_kdd_file(source, 200, tmp_path_factory.mktemp("new") / "records.txt", seed=3)
+
+
+def predict(work, run_id, input_file, out=None):
+    command = [sys.executable, "-m", "fedids.cli", "predict", "--model", run_id, "--runs-dir", str(work / "runs"),
+               "--input", str(input_file)] + (["--out", str(out)] if out else [])
+    return subprocess.run(command, capture_output=True, text=True)
+
+
+def test_predict_scores_new_records_through_the_deployed_models(tiny_demo, new_records, tmp_path):
+    work, run_id, _ = tiny_demo
+    result = predict(work, run_id, new_records, tmp_path / "scored.csv")
+    assert result.returncode == 0, result.stderr[-3000:]
+    scored = pd.read_csv(tmp_path / "scored.csv")
+    assert len(scored) == 200 and sorted(scored["id"]) == list(range(200))
+    assert set(scored["predicted"]) <= set(CLASSES)
+    for column in [f"p_{c}" for c in CLASSES] + ["rf_predicted", "crnn_predicted", "stacking_predicted"]:
+        assert column in scored
+    assert (scored[[f"p_{c}" for c in CLASSES]].sum(axis=1) - 1).abs().max() < 1e-3
+    assert (scored["predicted"] == scored["class_in_file"]).mean() > 0.3  # a real detector, not noise
+
+
+def test_predict_refuses_a_malformed_file_before_uploading_anything(tiny_demo, new_records, tmp_path):
+    work, run_id, _ = tiny_demo
+    lines = new_records.read_text().splitlines()
+    lines[4] = ",".join(lines[4].split(",")[:10])  # a truncated record on line 5
+    bad = tmp_path / "bad.txt"
+    bad.write_text("\n".join(lines) + "\n")
+    before = set((work / "runs" / run_id / "predict").glob("*")) if (work / "runs" / run_id / "predict").is_dir() \
+        else set()
+    result = predict(work, run_id, bad)
+    assert result.returncode == 2
+    assert "bad.txt" in result.stderr and "line 5" in result.stderr
+    after = set((work / "runs" / run_id / "predict").glob("*")) if (work / "runs" / run_id / "predict").is_dir() \
+        else set()
+    assert after == before
+
+
+def test_predict_with_an_unknown_run_names_the_missing_file(tiny_demo, new_records):
+    work, _, _ = tiny_demo
+    result = predict(work, "no-such-run", new_records)
+    assert result.returncode == 2 and "no-such-run" in result.stderr and "not a finished run" in result.stderr
+
+
+def test_a_failed_fate_job_stops_the_demo_naming_stage_task_job_and_logs(tiny_demo, repo_root, fate_flow, tmp_path):
+    import shutil
+
+    conf = tmp_path / "conf"
+    shutil.copytree(repo_root / "conf", conf)
+    rf = (conf / "rf.yaml").read_text()
+    (conf / "rf.yaml").write_text(rf.replace("    max_depth: 4", "    max_depth: 0"))  # FATE refuses it in the task
+    env = dict(os.environ, FEDIDS_CONF_DIR=str(conf), FEDIDS_FLOW_HTTP_PORT=str(fate_flow.flow.http_port))
+    result = subprocess.run(
+        [sys.executable, "-m", "fedids.cli", "demo", "--profile", "tiny", "--quiet",
+         "--data-dir", str(repo_root.parent / "shared" / "datasets" / "nsl-kdd"),
+         "--runs-dir", str(tmp_path / "runs"), "--reports-dir", str(tmp_path / "reports")],
+        cwd=repo_root, capture_output=True, text=True, env=env, timeout=900,
+    )
+    assert result.returncode == 3
+    message = result.stderr
+    assert "stage 'train + predict vertical RF' failed in FATE task rf_0" in message
+    job = re.search(r"FATE job (\d+), logs: (\S+)", message)
+    assert job and (repo_root / job.group(2)).is_dir()
+    assert "max_depth" in message
+    assert not list((tmp_path / "runs").glob("*/run.json"))  # an unfinished run is not a run
