@@ -28,6 +28,7 @@ from benchmarks.bench_rf import machine
 from benchmarks.metrics import classification_metrics, fate_probabilities
 from crnn_component.config import CrnnParams
 from data_upload.sample import sample_kdd_file
+from fedids.baselines import in_fresh_process
 from fedids.config import PartiesConfig
 
 ROLES_PIPELINE = "homo_crnn_benchmark"  # conf/parties.yaml: clients A, B, C, D, E; aggregator Z
@@ -122,10 +123,30 @@ def run_partition(cfg: PartiesConfig, data_dir: Path, params: CrnnParams, algos:
         "models": {},
     }
     for algo in algos:
-        progress(f"  federated {algo} ({params.epochs} epochs) through FATE Flow")
-        result["models"][f"federated_{algo}"] = federated(cfg, data_dir, params.with_overrides(algo=algo), classes)
-    progress(f"  centralized CRNN ({params.epochs} epochs, one process)")
-    result["models"]["centralized"] = centralized(data_dir, params, clients, classes)
+        result["models"][f"federated_{algo}"] = measured_once(
+            data_dir / f"result_federated_{algo}_{params.epochs}ep.json",
+            f"  federated {algo} ({params.epochs} epochs) through FATE Flow", progress,
+            lambda algo=algo: federated(cfg, data_dir, params.with_overrides(algo=algo), classes))
+    result["models"]["centralized"] = measured_once(
+        data_dir / f"result_centralized_{params.epochs}ep.json",
+        f"  centralized CRNN ({params.epochs} epochs, a fresh process)", progress,
+        lambda: in_fresh_process(centralized, data_dir, params, list(clients), list(classes)))
+    return result
+
+
+def measured_once(path: Path, title: str, progress, measure) -> Dict[str, Any]:
+    """A model's figures from ``path`` when an earlier run of the benchmark measured them, else measured now.
+
+    The full benchmark takes the better part of an hour; a rerun after an interruption (or
+    after deleting one result file to re-measure that model) redoes only what is missing.
+    Each file records when it was measured.
+    """
+    if path.is_file():
+        progress(f"{title}: measured earlier, {path}")
+        return json.loads(path.read_text(encoding="utf-8"))
+    progress(title)
+    result = dict(measure(), measured_at=time.strftime("%Y-%m-%d %H:%M:%S"))
+    path.write_text(json.dumps(result, indent=1, default=float), encoding="utf-8")
     return result
 
 

@@ -63,15 +63,22 @@ def _machine() -> Dict[str, Any]:
 
 # -- data ----------------------------------------------------------------------------------
 
-def source_files(profile: DemoProfile, data_dir: Path, sources_dir: Path, seed: int) -> Dict[str, Optional[str]]:
-    """The train/test files the profile reads (sampled into ``sources_dir`` when the profile samples)."""
+def original_files(profile: DemoProfile, data_dir: Path) -> Dict[str, Optional[Path]]:
+    """The published files the profile reads (before any sampling)."""
     from data_upload.config import load_data_config
-    from data_upload.sample import sample_kdd_file
     from data_upload.sources import locate_sources
 
     settings = load_data_config().settings(profile.dataset)
     found = locate_sources(settings, data_dir, profile.protocol, profile.train_file, profile.test_file)
-    train, test = found.train, found.test
+    return {"train": found.train, "test": found.test}
+
+
+def source_files(profile: DemoProfile, data_dir: Path, sources_dir: Path, seed: int) -> Dict[str, Optional[str]]:
+    """The train/test files the profile reads (sampled into ``sources_dir`` when the profile samples)."""
+    from data_upload.sample import sample_kdd_file
+
+    found = original_files(profile, data_dir)
+    train, test = found["train"], found["test"]
     if profile.sample:
         train = sample_kdd_file(train, profile.sample["train"], sources_dir / f"train_{profile.sample['train']}.txt", seed)
         if test is not None and "test" in profile.sample:
@@ -183,7 +190,7 @@ def train_baselines(dirs: Dict[str, Path], rf_params: Dict[str, Any], crnn_param
                     ) -> Dict[str, Dict[str, Any]]:
     """Centralized and local-only forests (vertical columns) and CRNNs (horizontal rows), on the test split."""
     from crnn_component.centralized import pooled_arrays
-    from fedids.baselines import crnn_probabilities, forest_probabilities, vertical_frames
+    from fedids.baselines import crnn_probabilities, forest_probabilities, in_fresh_process, vertical_frames
 
     models: Dict[str, Dict[str, Any]] = {}
     k = len(classes)
@@ -212,7 +219,7 @@ def train_baselines(dirs: Dict[str, Path], rf_params: Dict[str, Any], crnn_param
     for name, (holders, kind, label) in crnns.items():
         started = time.perf_counter()
         x, y = pooled_arrays(horizontal, holders, "train")
-        proba, curve = crnn_probabilities(x, y, x_test, crnn_params, k)
+        proba, curve = in_fresh_process(crnn_probabilities, x, y, x_test, crnn_params, k)
         frame = prediction_frame(test_ids, proba, classes, y_test).sort_values("id")
         _write(run_dir, name, "test", frame)
         if name == "central_crnn":
@@ -249,6 +256,7 @@ def load_paper_claims() -> Dict[str, Any]:
 def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir: Path, reports_dir: Path,
              show_progress: bool = True, build: Optional[Callable[[Path, Path], Any]] = None) -> DemoResult:
     """Every stage of the demo; raises DemoError naming the failed stage, its job and its logs."""
+    from data_upload.download import sha256_file
     from pipelines.homo_crnn import client_parties
     from pipelines.vertical_rf import PIPELINE as RF_PIPELINE
 
@@ -315,6 +323,8 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
                               "rows": {p: {s: i["rows"] for s, i in e["splits"].items()}
                                        for p, e in json.loads((path / "manifest.json").read_text())["parties"].items()}}
                      for layout, path in dirs.items()},
+            "published_files": {role: {"file": str(path), "sha256": sha256_file(path)}
+                                for role, path in original_files(profile, Path(data_dir)).items() if path},
             "models": models,
             "stages": progress.as_dicts(logs_root),
             "traffic": {arch: models[arch]["traffic"] for arch in profile.architectures},

@@ -697,8 +697,11 @@ def _run_section(data: RunData) -> List[Block]:
     for layout, entry in layouts.items():
         entry = entry or {}
         for source in entry.get("sources") or []:
-            data_rows.append([layout, f"`{source.get('file', '?')}`", _num(source.get("rows")),
+            data_rows.append([layout, f"`{source.get('file', '?')}`", _num(source.get("rows", source.get("rows_kept"))),
                               f"`{source.get('sha256', '?')}`"])
+    for role, published in (run.get("published_files") or {}).items():
+        data_rows.append([f"published {role} file", f"`{published.get('file', '?')}`", "",
+                          f"`{published.get('sha256', '?')}`"])
     if data_rows:
         blocks.append(Table(("layout", "source file", "rows", "sha256"), data_rows))
     for layout, entry in layouts.items():
