@@ -73,6 +73,10 @@ def train_centralized(x: np.ndarray, y: np.ndarray, params: CrnnParams, class_nu
         raise ValueError("centralized CRNN: no training rows")
     if num_threads > 0:
         torch.set_num_threads(num_threads)
+    # Subnormal floats are 10-100x slower on CPUs: without this, epochs slowed from 2 s to 13 s
+    # as weight decay drove weights towards zero (measured). FATE's secure aggregation rounds
+    # such values to zero every round, so the federated clients never slowed.
+    torch.set_flush_denormal(True)
     labels = np.asarray(y, dtype=np.int64)
     if labels.min() < 0 or labels.max() >= class_num:
         raise ValueError(f"centralized CRNN: labels must be in 0..{class_num - 1}, got {sorted(set(labels.tolist()))}")
