@@ -335,9 +335,8 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
         report_dir = None
         if build is not None:
             report_dir = Path(reports_dir) / run_id
+            # run.json is final before the report is written: `fedids report` rebuilds the same report
             stage("write the report", lambda: build(run_dir, report_dir))
-            record["stages"] = progress.as_dicts(logs_root)
-            (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
     return DemoResult(run_id=run_id, run_dir=run_dir, report_dir=report_dir, headline=headline(run_dir, classes))
 
 
