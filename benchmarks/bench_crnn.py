@@ -37,11 +37,11 @@ SECURE_AGG_BYTES_PER_PARAMETER = 16.0
 
 
 def nsl_train_file(nsl_dir: Path) -> Path:
-    """KDDTrain+.txt (or its .gz) in ``nsl_dir``."""
-    for name in ("KDDTrain+.txt", "KDDTrain+.txt.gz"):
-        if (nsl_dir / name).is_file():
-            return nsl_dir / name
-    raise FileNotFoundError(f"{nsl_dir}: no KDDTrain+.txt(.gz); give --data-dir the NSL-KDD folder")
+    """KDDTrain+ (.txt or .gz) in ``nsl_dir``, found the way `fedids data prepare` finds it."""
+    from data_upload.config import load_data_config
+    from data_upload.sources import locate_sources
+
+    return Path(locate_sources(load_data_config().settings("nsl-kdd"), nsl_dir, "split").train)
 
 
 def prepare_partition(cfg: PartiesConfig, nsl_dir: Path, sample: Path, out: Path, clients: int,

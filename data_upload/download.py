@@ -7,7 +7,6 @@ hash are kept; present with another hash, they are refused (never silently repla
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import urllib.request
 from dataclasses import dataclass
@@ -17,8 +16,9 @@ from typing import Callable, List, Optional
 import yaml
 
 from data_upload.errors import DataError
+from data_upload.manifest import sha256_of
 
-CHUNK = 1 << 20
+CHUNK = 1 << 20  # download block size
 
 
 @dataclass(frozen=True)
@@ -52,14 +52,6 @@ def load_downloads(dataset: str, path: Optional[Path] = None) -> List[RemoteFile
     return files
 
 
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def download_dataset(dataset: str, target: Path, config: Optional[Path] = None,
                      say: Callable[[str], None] = print, timeout: float = 60.0) -> List[Path]:
     """Fetch every configured file of ``dataset`` into ``target``; return their paths."""
@@ -69,7 +61,7 @@ def download_dataset(dataset: str, target: Path, config: Optional[Path] = None,
     for remote in load_downloads(dataset, config):
         final = target / remote.file
         if final.is_file():
-            if sha256_file(final) != remote.sha256:
+            if sha256_of(final) != remote.sha256:
                 raise DataError(f"exists with a SHA-256 other than the published file's ({remote.sha256[:12]}...)",
                                 file=final, hint="remove it to download it again, or use --data-dir for your copy")
             written.append(final)
@@ -83,7 +75,7 @@ def download_dataset(dataset: str, target: Path, config: Optional[Path] = None,
             partial.unlink(missing_ok=True)
             raise DataError(f"download failed: {exc}", file=remote.url,
                             hint="check the network, or download the file yourself and use --data-dir") from exc
-        got = sha256_file(partial)
+        got = sha256_of(partial)
         if got != remote.sha256:
             partial.unlink(missing_ok=True)
             raise DataError(f"SHA-256 {got} is not the published file's {remote.sha256}; the download was deleted",

@@ -209,6 +209,12 @@ def _cmd_bench_scaling(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_bench_folders(parser: argparse.ArgumentParser) -> None:
+    """--data-dir and --work-dir, the same for every benchmark."""
+    parser.add_argument("--data-dir", default="../shared/datasets/nsl-kdd", help="folder with the NSL-KDD files")
+    parser.add_argument("--work-dir", default="out/bench", help="where prepared data and result JSON files go")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="fedids",
@@ -249,8 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench_sub = bench.add_subparsers(dest="model", metavar="MODEL")
     bench_sub.required = True
     p = bench_sub.add_parser("rf", help="vertical forest vs scikit-learn, local-only forests and FATE SecureBoost")
-    p.add_argument("--data-dir", default="../shared/datasets/nsl-kdd", help="folder with the NSL-KDD files")
-    p.add_argument("--work-dir", default="out/bench", help="where prepared data and result JSON files go")
+    _add_bench_folders(p)
     p.add_argument("--profile", default="paper", help="forest profile of conf/rf.yaml (default: paper)")
     p.add_argument("--quick", action="store_true", help="a small version that runs in a few minutes")
     p.add_argument("--no-secureboost", action="store_true", help="skip FATE's hetero_secureboost")
@@ -260,8 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench_rf)
 
     p = bench_sub.add_parser("crnn", help="federated CRNN (FedAvg, FedProx; IID and Dirichlet) vs centralized CRNN")
-    p.add_argument("--data-dir", default="../shared/datasets/nsl-kdd", help="folder with the NSL-KDD files")
-    p.add_argument("--work-dir", default="out/bench", help="where prepared data and result JSON files go")
+    _add_bench_folders(p)
     p.add_argument("--profile", default=None, help="profile of conf/crnn.yaml (default: paper; quick with --quick)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--quick", action="store_true",
@@ -269,8 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench_crnn)
 
     p = bench_sub.add_parser("scaling", help="federated CRNN with 1, 2, 3, 5 clients (paper Table 4)")
-    p.add_argument("--data-dir", default="../shared/datasets/nsl-kdd", help="folder with the NSL-KDD files")
-    p.add_argument("--work-dir", default="out/bench", help="where prepared data and result JSON files go")
+    _add_bench_folders(p)
     p.add_argument("--profile", default=None, help="profile of conf/crnn.yaml (default: quick; tiny with --quick)")
     p.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 2, 3, 5], help="client counts (at most 5)")

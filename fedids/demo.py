@@ -256,7 +256,7 @@ def load_paper_claims() -> Dict[str, Any]:
 def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir: Path, reports_dir: Path,
              show_progress: bool = True, build: Optional[Callable[[Path, Path], Any]] = None) -> DemoResult:
     """Every stage of the demo; raises DemoError naming the failed stage, its job and its logs."""
-    from data_upload.download import sha256_file
+    from data_upload.manifest import sha256_of
     from pipelines.homo_crnn import client_parties
     from pipelines.vertical_rf import PIPELINE as RF_PIPELINE
 
@@ -292,8 +292,8 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
 
         dirs = stage("prepare data (vertical + horizontal, validation split)",
                      lambda: prepare_both_layouts(profile, Path(data_dir), run_dir, len(clients), seed))
-        manifest = json.loads((dirs["vertical"] / "manifest.json").read_text())
-        classes = list(manifest["classes"])
+        manifests = {layout: json.loads((path / "manifest.json").read_text()) for layout, path in dirs.items()}
+        classes = list(manifests["vertical"]["classes"])
         stage("upload tables to FATE", lambda: upload_both(cfg, dirs))
         models["rf"] = stage("train + predict vertical RF", lambda: train_forest(cfg, dirs["vertical"], rf_params,
                                                                                run_dir, classes))
@@ -319,11 +319,11 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
                        "parties": {"party_ids": cfg.party_ids, "flow": cfg.flow.url,
                                    "vertical_rf": cfg.roles(RF_PIPELINE).__dict__,
                                    "homo_crnn": cfg.roles("homo_crnn").__dict__}},
-            "data": {layout: {"dir": str(path), "sources": json.loads((path / "manifest.json").read_text())["sources"],
+            "data": {layout: {"dir": str(path), "sources": manifests[layout]["sources"],
                               "rows": {p: {s: i["rows"] for s, i in e["splits"].items()}
-                                       for p, e in json.loads((path / "manifest.json").read_text())["parties"].items()}}
+                                       for p, e in manifests[layout]["parties"].items()}}
                      for layout, path in dirs.items()},
-            "published_files": {role: {"file": str(path), "sha256": sha256_file(path)}
+            "published_files": {role: {"file": str(path), "sha256": sha256_of(path)}
                                 for role, path in original_files(profile, Path(data_dir)).items() if path},
             "models": models,
             "stages": progress.as_dicts(logs_root),

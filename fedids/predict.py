@@ -13,7 +13,6 @@ what the forest, the CRNN and the stacking model said.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any, Dict, List, Optional
@@ -22,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from data_upload.errors import DataError
+from data_upload.manifest import sha256_of
 from fedids.config import PartiesConfig
 from fedids.fusion import FusedDetector, join_by_id
 
@@ -74,7 +74,7 @@ def _upload(cfg: PartiesConfig, run_id: str, tables: Dict[str, Dict[str, pd.Data
         for party, frame in by_party.items():
             path = work / f"{layout}_{party}.csv"
             frame.to_csv(path, index=False, float_format="%.10g")
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()[:8]
+            digest = sha256_of(path)[:8]
             ref = TableRef("fedids_predict", f"{run_id.replace('-', '_')}_{layout}_{party}_{digest}")
             label = "label" if "label" in frame else None
             uploads.append(TableUpload(file=str(path), table=ref, meta=table_meta("id", label), expected_rows=len(frame)))
@@ -102,7 +102,7 @@ def predict_file(cfg: PartiesConfig, runs_dir: Path, run_id: str, input_file: Pa
     if len(raw) == 0:
         raise DataError("the file has no records to score", file=input_file)
     raw.insert(0, "id", np.arange(len(raw), dtype=np.int64))
-    work = run_dir / "predict" / hashlib.sha256(Path(input_file).read_bytes()).hexdigest()[:12]
+    work = run_dir / "predict" / sha256_of(input_file)[:12]
     work.mkdir(parents=True, exist_ok=True)
     refs = _upload(cfg, run_id, party_tables(raw, record), work)
 

@@ -36,14 +36,13 @@ class _FateOutput(io.TextIOBase):
     def __init__(self, stage: StageRecord, update) -> None:
         self.stage = stage
         self.update = update
-        self.task = ""
 
     def write(self, text: str) -> int:
         for match in _JOB_ID.finditer(text):
             if match.group(1) not in self.stage.job_ids:
                 self.stage.job_ids.append(match.group(1))
         for match in _TASK.finditer(text):
-            self.task = self.stage.task = match.group(1)
+            self.stage.task = match.group(1)
         self.update()
         return len(text)
 
@@ -84,8 +83,8 @@ class StageProgress:
         record = StageRecord(name)
         self.records.append(record)
         started = time.perf_counter()
-        sink = _FateOutput(record, lambda: self._describe(record, started, sink.task))
-        self._describe(record, started, "")
+        sink = _FateOutput(record, lambda: self._describe(record, started))
+        self._describe(record, started)
         try:
             with contextlib.redirect_stdout(sink):
                 yield record
@@ -97,16 +96,17 @@ class StageProgress:
             record.seconds = time.perf_counter() - started
             if self._progress is not None:
                 self._progress.update(self._bar, advance=1 if record.status == "done" else 0)
-            self.say(f"{'[green]done' if record.status == 'done' else '[red]FAILED'}[/] {name} "
-                     f"({record.seconds:.0f} s{', FATE jobs ' + ', '.join(record.job_ids) if record.job_ids else ''})"
-                     if self._progress is not None else
-                     f"{record.status}: {name} ({record.seconds:.0f} s) {' '.join(record.job_ids)}")
+            jobs = f", FATE jobs {', '.join(record.job_ids)}" if record.job_ids else ""
+            status = "[green]done[/]" if record.status == "done" else "[red]FAILED[/]"
+            if self._progress is None:
+                status = record.status
+            self.say(f"{status} {name} ({record.seconds:.0f} s{jobs})")
 
-    def _describe(self, record: StageRecord, started: float, task: str) -> None:
+    def _describe(self, record: StageRecord, started: float) -> None:
         if self._progress is None:
             return
         job = f" | job {record.job_ids[-1]}" if record.job_ids else ""
-        component = f" | {task}" if task else ""
+        component = f" | {record.task}" if record.task else ""
         self._progress.update(self._bar, description=f"{record.name}{job}{component} | "
                                                      f"{time.perf_counter() - started:.0f} s")
 

@@ -8,15 +8,12 @@ argmax of the probabilities, so every model is judged by the same rule.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple, Union
+from typing import Any, Dict, Sequence, Tuple, Union
 
 import numpy as np
 import pandas as pd
 
-
-def probability_columns(classes: Sequence[str]) -> List[str]:
-    """The probability column of each class, in class-code order."""
-    return [f"p_{name}" for name in classes]
+from fedids.fusion import probability_columns
 
 
 def predictions_from_frame(
