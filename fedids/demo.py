@@ -232,12 +232,13 @@ def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], seed: 
     """Fit the fused detector on valid (records both models scored) and apply it to test."""
     _, y_valid, rf_valid, crnn_valid = join_by_id(_read(run_dir, "rf", "valid"), _read(run_dir, "crnn", "valid"), classes)
     detector = fit_fusion(y_valid, rf_valid, crnn_valid, classes, select_by=settings["select_by"],
-                          grid_step=settings["grid_step"], stacking=settings["stacking"], seed=seed)
+                          grid_step=settings["grid_step"], stacking=settings["stacking"], seed=seed,
+                          selection=settings["selection"], bootstrap=settings["bootstrap"])
     detector.save(run_dir / "fusion.json")
     ids, y_test, rf_test, crnn_test = join_by_id(_read(run_dir, "rf", "test"), _read(run_dir, "crnn", "test"), classes)
     _write(run_dir, "fusion_vote", "test", prediction_frame(ids, detector.vote(rf_test, crnn_test), classes, y_test))
-    out = {"weight_rf": detector.weight_rf, "select_by": detector.select_by, "valid_records": int(len(y_valid)),
-           "test_records": int(len(ids))}
+    out = {"weight_rf": detector.weight_rf, "select_by": detector.select_by, "selection": detector.selection,
+           "score_se": detector.score_se, "valid_records": int(len(y_valid)), "test_records": int(len(ids))}
     if detector.stacking_coef is not None:
         _write(run_dir, "fusion_stacking", "test",
                prediction_frame(ids, detector.stack(rf_test, crnn_test), classes, y_test))

@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import yaml
 
 from fedids.config import ConfigError
+from fedids.fusion import SELECT_BY, SELECTION
 from fedids.paths import conf_dir
 
 ARCHITECTURES = ("crnn", "cnn", "rnn")
@@ -83,10 +84,16 @@ def load_demo_profile(profile: str, path: Optional[Path] = None, protocol: Optio
         raise ConfigError(path, where("architectures"),
                           f"must list some of {', '.join(ARCHITECTURES)}, including crnn (the fused model)")
     fusion = merged["fusion"]
-    if not isinstance(fusion, Mapping) or set(fusion) != {"select_by", "grid_step", "stacking"}:
-        raise ConfigError(path, where("fusion"), "must hold select_by, grid_step and stacking")
-    if fusion["select_by"] not in ("macro_f1", "accuracy"):
-        raise ConfigError(path, where("fusion") + ".select_by", "must be macro_f1 or accuracy")
+    fusion_keys = {"select_by", "selection", "bootstrap", "grid_step", "stacking"}
+    if not isinstance(fusion, Mapping) or set(fusion) != fusion_keys:
+        raise ConfigError(path, where("fusion"), f"must hold exactly {', '.join(sorted(fusion_keys))}")
+    if fusion["select_by"] not in SELECT_BY:
+        raise ConfigError(path, where("fusion") + ".select_by", f"must be one of {', '.join(SELECT_BY)}")
+    if fusion["selection"] not in SELECTION:
+        raise ConfigError(path, where("fusion") + ".selection", f"must be one of {', '.join(SELECTION)}")
+    boot = fusion["bootstrap"]
+    if isinstance(boot, bool) or not isinstance(boot, int) or boot < 20:
+        raise ConfigError(path, where("fusion") + ".bootstrap", f"must be an integer of at least 20, got {boot!r}")
     if not isinstance(merged["baselines"], bool):
         raise ConfigError(path, where("baselines"), "must be true or false")
     return DemoProfile(name=profile, **{k: merged[k] for k in known})

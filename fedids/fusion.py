@@ -2,8 +2,14 @@
 
 Both models score the same records; A joins their probabilities by sample id. Two ways to
 combine them, both fitted on A's validation split (never on the test split):
-- weighted soft vote ``w * p_rf + (1 - w) * p_crnn``, ``w`` from a grid, chosen by macro-F1
-  (rare attack classes count as much as normal traffic) or accuracy;
+- weighted soft vote ``w * p_rf + (1 - w) * p_crnn``, ``w`` from a grid, scored by macro-F1
+  (rare attack classes count as much as normal traffic) or accuracy, and chosen by the
+  one-standard-error rule: among the weights whose validation score is within one bootstrap
+  standard error of the best, the one nearest 0.5. A validation split of a few thousand records
+  holds a handful of R2L/U2R records, so the plain argmax chases noise (a single U2R record moves
+  macro-F1 by up to 0.2) and lands on extreme weights that do not transfer; equal trust is kept
+  unless the validation split shows a difference larger than its own noise. ``selection: best``
+  keeps the plain argmax;
 - stacking: a multinomial logistic regression on the two probability vectors side by side.
 The fitted detector is plain numbers (JSON), so it predicts on new records without pickles.
 """
@@ -19,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 SELECT_BY = ("macro_f1", "accuracy")
+SELECTION = ("one_se", "best")
 
 
 def probability_columns(classes: Sequence[str]) -> List[str]:
@@ -37,13 +44,35 @@ def join_by_id(first: pd.DataFrame, second: pd.DataFrame, classes: Sequence[str]
             merged[[f"{c}_b" for c in cols]].to_numpy(float))
 
 
-def _score(y_true: np.ndarray, proba: np.ndarray, select_by: str, n_classes: int) -> float:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    y_pred = proba.argmax(axis=1)
+def resampled_scores(y_true: np.ndarray, y_pred: np.ndarray, resamples: np.ndarray, select_by: str,
+                     n_classes: int) -> np.ndarray:
+    """Macro-F1 (every class in ``range(n_classes)``, 0 where undefined, as scikit-learn's
+    ``zero_division=0``) or accuracy of ``y_pred`` on each row of index matrix ``resamples``."""
+    rows, n = resamples.shape
     if select_by == "accuracy":
-        return float(accuracy_score(y_true, y_pred))
-    return float(f1_score(y_true, y_pred, labels=list(range(n_classes)), average="macro", zero_division=0))
+        return (y_true[resamples] == y_pred[resamples]).mean(axis=1)
+    cells = (np.arange(rows)[:, None] * n_classes + y_true[resamples]) * n_classes + y_pred[resamples]
+    confusion = np.bincount(cells.ravel(), minlength=rows * n_classes * n_classes).reshape(rows, n_classes, n_classes)
+    tp = np.diagonal(confusion, axis1=1, axis2=2)
+    denominator = confusion.sum(axis=2) + confusion.sum(axis=1)          # 2TP + FP + FN
+    f1 = np.divide(2.0 * tp, denominator, out=np.zeros(tp.shape), where=denominator > 0)
+    return f1.mean(axis=1)
+
+
+def weight_grid(grid_step: float) -> np.ndarray:
+    """Soft-vote weights on rf from 0 to 1 in steps of ``grid_step``."""
+    return np.round(np.arange(0.0, 1.0 + grid_step / 2, grid_step), 6)
+
+
+def weight_sweep(y_true: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, weights: Sequence[float],
+                 n_classes: int) -> Dict[str, np.ndarray]:
+    """Accuracy and macro-F1 of the soft vote at every weight (the candidates, or a report's diagnostic)."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    whole = np.arange(len(y_true))[None, :]
+    p_rf, p_crnn = np.asarray(p_rf, dtype=float), np.asarray(p_crnn, dtype=float)
+    predictions = [(w * p_rf + (1 - w) * p_crnn).argmax(axis=1) for w in weights]
+    return {metric: np.array([resampled_scores(y_true, pred, whole, metric, n_classes)[0] for pred in predictions])
+            for metric in SELECT_BY}
 
 
 @dataclass
@@ -54,6 +83,8 @@ class FusedDetector:
     weight_rf: float
     select_by: str
     candidates: List[Dict[str, float]] = field(default_factory=list)   # weight -> validation score
+    selection: str = "best"                                            # one_se | best
+    score_se: Optional[float] = None                                   # bootstrap SE of the best score
     stacking_coef: Optional[List[List[float]]] = None
     stacking_intercept: Optional[List[float]] = None
     stacking_classes: Optional[List[int]] = None                       # class codes the regression saw
@@ -90,21 +121,39 @@ class FusedDetector:
 
 def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classes: Sequence[str],
                select_by: str = "macro_f1", grid_step: float = 0.05, stacking: bool = True,
-               seed: int = 42) -> FusedDetector:
-    """Choose the soft-vote weight on the validation records (ties: the weight nearest 0.5) and fit stacking."""
+               seed: int = 42, selection: str = "one_se", bootstrap: int = 200) -> FusedDetector:
+    """Choose the soft-vote weight on the validation records and fit stacking.
+
+    ``selection="one_se"``: the weight nearest 0.5 among those scoring within one standard error
+    (``bootstrap`` resamples of the validation records, seeded) of the best; ``"best"``: the best
+    score, ties broken towards 0.5.
+    """
     if select_by not in SELECT_BY:
         raise ValueError(f"fusion select_by must be one of {', '.join(SELECT_BY)}, got {select_by!r}")
+    if selection not in SELECTION:
+        raise ValueError(f"fusion selection must be one of {', '.join(SELECTION)}, got {selection!r}")
     if not 0 < grid_step <= 0.5:
         raise ValueError(f"fusion grid_step must be in (0, 0.5], got {grid_step}")
+    if selection == "one_se" and (isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 20):
+        raise ValueError(f"fusion bootstrap must be an integer of at least 20 resamples, got {bootstrap!r}")
     y_valid = np.asarray(y_valid, dtype=np.int64)
     if len(y_valid) == 0:
         raise ValueError("fusion: no validation record was scored by both models; check the valid split")
-    weights = np.round(np.arange(0.0, 1.0 + grid_step / 2, grid_step), 6)
-    scores = [_score(y_valid, w * p_rf + (1 - w) * p_crnn, select_by, len(classes)) for w in weights]
-    best = max(scores)
-    chosen = min((w for w, s in zip(weights, scores) if s == best), key=lambda w: abs(w - 0.5))
+    p_rf, p_crnn = np.asarray(p_rf, dtype=float), np.asarray(p_crnn, dtype=float)
+    weights = weight_grid(grid_step)
+    scores = weight_sweep(y_valid, p_rf, p_crnn, weights, len(classes))[select_by]
+    best = int(np.argmax(scores))
+    tolerance, score_se = 0.0, None
+    if selection == "one_se":
+        best_vote = (weights[best] * p_rf + (1 - weights[best]) * p_crnn).argmax(axis=1)
+        resamples = np.random.default_rng(seed).integers(0, len(y_valid), size=(bootstrap, len(y_valid)))
+        score_se = float(resampled_scores(y_valid, best_vote, resamples, select_by, len(classes)).std(ddof=1))
+        tolerance = score_se
+    kept = [w for w, s in zip(weights, scores) if s >= scores[best] - tolerance - 1e-12]
+    chosen = min(kept, key=lambda w: (abs(w - 0.5), w))
     detector = FusedDetector(classes=list(classes), weight_rf=float(chosen), select_by=select_by,
-                             candidates=[{"weight_rf": float(w), select_by: s} for w, s in zip(weights, scores)])
+                             candidates=[{"weight_rf": float(w), select_by: float(s)} for w, s in zip(weights, scores)],
+                             selection=selection, score_se=score_se)
     if stacking and len(np.unique(y_valid)) >= 2:
         from sklearn.linear_model import LogisticRegression
 

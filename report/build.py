@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import yaml
 
-from report.figures import figure_name, write_figures
+from report.figures import figure_name, fusion_weight_figure, write_figures
 from report.metrics import load_predictions, model_metrics
 
 ABLATION_MODELS = ("cnn", "rnn", "crnn", "rf", "fusion_vote", "fusion_stacking")
@@ -565,25 +565,21 @@ def _learning_curve(data: RunData, curve_path: Optional[Path], numbers: Dict[str
     return blocks
 
 
-def _mapping_table(first: str, values: Any, chosen: Any) -> Optional[Table]:
-    """Candidates of the fusion weight as a table: {candidate: {metric: value}} or [{...}, ...]."""
-    if isinstance(values, Mapping) and values and all(isinstance(v, Mapping) for v in values.values()):
-        records = [{first: key, **dict(v)} for key, v in values.items()]
-    elif isinstance(values, list) and values and all(isinstance(v, Mapping) for v in values):
-        records = [dict(v) for v in values]
-    elif isinstance(values, Mapping) and values:
-        return Table(("metric", "value"), [[str(k), _num(v)] for k, v in values.items()])
-    else:
+def _candidates_table(candidates: Any, chosen: Any, select_by: Any, score_se: Any) -> Optional[Table]:
+    """fusion.json's candidate weights with their validation score and, under the 1-SE rule, whether each was kept."""
+    if not (isinstance(candidates, list) and candidates and isinstance(select_by, str)
+            and all(isinstance(c, Mapping) and "weight_rf" in c and select_by in c for c in candidates)):
         return None
-    columns: List[str] = []
-    for record in records:
-        columns += [c for c in record if c not in columns]
+    best = max(float(c[select_by]) for c in candidates)
+    with_se = isinstance(score_se, (int, float))
+    columns = ("weight on rf", f"valid {select_by}") + (("within 1 SE of best",) if with_se else ()) + ("chosen",)
     rows = []
-    for record in records:
-        cells = [_num(record.get(c, "-")) for c in columns]
-        is_chosen = any(_same(record.get(c), chosen) for c in (first, "weight_rf", "weight"))
-        rows.append(cells + ["yes" if is_chosen else ""])
-    return Table(tuple(columns) + ("chosen",), rows)
+    for c in candidates:
+        row = [f"{float(c['weight_rf']):g}", _num(c[select_by])]
+        if with_se:
+            row.append("yes" if float(c[select_by]) >= best - float(score_se) - 1e-12 else "")
+        rows.append(row + ["yes" if _same(c["weight_rf"], chosen) else ""])
+    return Table(columns, rows)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -593,8 +589,66 @@ def _same(a: Any, b: Any) -> bool:
         return False
 
 
+def fusion_test_sweep(data: RunData) -> Optional[Dict[str, Any]]:
+    """The soft vote's test scores at every candidate weight, from rf's and crnn's test predictions joined
+    by id; None without candidates in fusion.json or without both prediction files."""
+    import pandas as pd
+
+    from fedids.fusion import join_by_id, weight_sweep
+
+    candidates = data.fusion.get("candidates") if data.fusion else None
+    files = [data.run_dir / "predictions" / f"{m}.{REPORT_SPLIT}.csv" for m in SINGLE_FEDERATED]
+    if not (isinstance(candidates, list) and candidates and all(isinstance(c, Mapping) and "weight_rf" in c
+                                                               for c in candidates)) \
+            or not all(f.is_file() for f in files):
+        return None
+    weights = [float(c["weight_rf"]) for c in candidates]
+    try:
+        _ids, y, p_rf, p_crnn = join_by_id(pd.read_csv(files[0]), pd.read_csv(files[1]), data.classes)
+    except KeyError as exc:
+        raise ReportError(f"{files[0]} / {files[1]}: missing column {exc} (id, label, p_<class>)") from None
+    if y is None or len(y) == 0:
+        return None
+    scores = weight_sweep(y, p_rf, p_crnn, weights, len(data.classes))
+    sweep: Dict[str, Any] = {"weights": weights, "records": int(len(y)),
+                             "test": {m: scores[m].tolist() for m in ("accuracy", "macro_f1")}}
+    metric = data.fusion.get("select_by")
+    if isinstance(metric, str) and all(metric in c for c in candidates):
+        sweep["valid"] = {"metric": metric, "scores": [float(c[metric]) for c in candidates]}
+    return sweep
+
+
+def _sweep_blocks(data: RunData, sweep: Mapping[str, Any], figures_dir: Path, numbers: Dict[str, Any]) -> List[Block]:
+    """The test-by-weight diagnostic: how far the validation-chosen weight is from the best weight in hindsight."""
+    weights, test = sweep["weights"], sweep["test"]
+    chosen = data.fusion.get("weight_rf")
+    rows, summary = [], {}
+    for metric, scores in test.items():
+        best = int(np.argmax(scores))
+        at_chosen = next((s for w, s in zip(weights, scores) if _same(w, chosen)), None)
+        beats = [w for w, s in zip(weights, scores) if s > max(scores[0], scores[-1])]
+        summary[metric] = {"at_chosen": at_chosen, "best_in_hindsight": scores[best], "best_weight": weights[best],
+                           "rf": scores[-1], "crnn": scores[0], "weights_beating_both": beats}
+        rows.append([metric, _num(at_chosen) if at_chosen is not None else "-", _num(scores[best]),
+                     f"{weights[best]:g}", _num(scores[-1]), _num(scores[0]),
+                     f"{min(beats):g} to {max(beats):g} ({len(beats)} of {len(weights)})" if beats else "none"])
+    numbers["fusion_test_sweep"] = {**sweep, "summary": summary}
+    return [
+        Heading(3, "Diagnostic: the soft vote on test at every weight"),
+        Paragraph("Drawn after the weight was fixed on the valid split; nothing is chosen from it. It shows "
+                  "how much the fused detector's test result depends on the weight, and how far the "
+                  "validation choice is from the best weight in hindsight (which would be tuning on test). "
+                  f"{sweep['records']} test records scored by both models; weight 1 is `rf` alone, 0 `crnn` alone."),
+        Table(("metric", "at the chosen weight", "best in hindsight", "at weight", "rf (weight 1)", "crnn (weight 0)",
+               "weights beating both"), rows),
+        Figure(figures_dir / "fusion_weights.png", "Soft vote by weight on rf: test accuracy and macro-F1 "
+               "(dashed: the single models), the valid score it was chosen by, and the chosen weight"),
+    ]
+
+
 def _fusion(
-    data: RunData, splits: Mapping[str, Dict[str, Dict[str, Any]]], numbers: Dict[str, Any]
+    data: RunData, splits: Mapping[str, Dict[str, Dict[str, Any]]], numbers: Dict[str, Any],
+    sweep: Optional[Mapping[str, Any]] = None, figures_dir: Optional[Path] = None,
 ) -> List[Block]:
     blocks: List[Block] = [Heading(2, "Fusion")]
     fusion = data.fusion
@@ -602,21 +656,29 @@ def _fusion(
         return blocks + [Paragraph("This run has no fusion.json and no fusion entry in run.json.")]
     blocks.append(Paragraph(f"Source: {data.fusion_source}."))
     weight, select_by = fusion.get("weight_rf"), fusion.get("select_by")
+    selection, score_se = fusion.get("selection"), fusion.get("score_se")
     if weight is not None:
         other = f"{1.0 - float(weight):.4g}" if isinstance(weight, (int, float)) else "1 - weight"
+        if selection == "one_se" and isinstance(score_se, (int, float)):
+            how = (f"by the one-standard-error rule on `{select_by}`: the weight nearest 0.5 among those "
+                   f"within one bootstrap standard error ({score_se:.4f}) of the best validation score")
+        else:
+            how = f"by the best validation `{select_by or 'unrecorded'}`"
         blocks.append(Paragraph(
             f"Soft vote: `fusion_vote` = {weight} × `rf` + {other} × `crnn` probabilities; "
-            f"the weight for `rf` was chosen on the valid split by `{select_by or 'unrecorded'}`."
+            f"the weight for `rf` was chosen on the valid split (never on test) {how}."
         ))
     else:
         blocks.append(Paragraph(f"No soft-vote weight recorded (selected by `{select_by or 'unrecorded'}`)."))
-    table = _mapping_table("candidate", fusion.get("valid_metrics"), weight)
+    table = _candidates_table(fusion.get("candidates"), weight, select_by, score_se)
     if table is not None:
-        blocks += [Paragraph("Validation metrics of the candidates, as recorded:"), table]
-    rest = {k: v for k, v in fusion.items() if k not in ("weight_rf", "select_by", "valid_metrics")}
+        blocks += [Paragraph("Validation score of every candidate weight:"), table]
+    rest = {k: v for k, v in fusion.items()
+            if k not in ("weight_rf", "select_by", "selection", "score_se", "candidates")}
     if rest:
         blocks += [Paragraph("Everything else recorded about the fusion (e.g. stacking coefficients):"),
-                   Code(json.dumps(rest, indent=2, ensure_ascii=False, default=str), "json")]
+                   Code("\n".join(f"{k}: {json.dumps(v, ensure_ascii=False, default=str)}" for k, v in rest.items()),
+                        "yaml")]
 
     valid = splits.get(VALID_SPLIT, {})
     shown = [m for m in (*SINGLE_FEDERATED, *FUSED_MODELS) if m in valid]
@@ -628,6 +690,8 @@ def _fusion(
         blocks.append(Table(("model", "ACC", "F1 (macro)", "F1 (weighted)", "AUC (macro)"), [
             [data.named(m), *(_num(valid[m][k]) for k in keys)] for m in shown
         ]))
+    if sweep is not None and figures_dir is not None:
+        blocks += _sweep_blocks(data, sweep, figures_dir, numbers)
     return blocks
 
 
@@ -869,12 +933,17 @@ def build_report(run_dir: Path, out_dir: Path) -> Dict[str, Path]:
     ablation = [m for m in ABLATION_MODELS if m in test]
 
     labels = {m: data.label(m) for m in data.models}
+    sweep = fusion_test_sweep(data)
     written = write_figures(
         figures_dir, data.classes, labels,
         {m: data.predictions[REPORT_SPLIT][m] for m in ablation},
         {m: test[m]["confusion_matrix"] for m in ablation},
         data.curves,
     )
+    if sweep is not None:
+        valid = sweep.get("valid")
+        written.append(fusion_weight_figure(sweep["weights"], sweep["test"], data.fusion.get("weight_rf"),
+                                            figures_dir, (valid["metric"], valid["scores"]) if valid else None))
     for stale in set(figures_dir.glob("*.png")) - set(written):
         stale.unlink()  # a figure of an earlier build of this report, for a model no longer present
     curve_path = figures_dir / "learning_curve.png"
@@ -888,7 +957,7 @@ def build_report(run_dir: Path, out_dir: Path) -> Dict[str, Path]:
     blocks += _claims(data, test, numbers)
     blocks += _figures(data, ablation, figures_dir)
     blocks += _learning_curve(data, curve_path if curve_path in written else None, numbers)
-    blocks += _fusion(data, splits, numbers)
+    blocks += _fusion(data, splits, numbers, sweep, figures_dir)
     blocks += _communication(data, numbers)
     blocks += _run_section(data)
 

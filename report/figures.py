@@ -123,6 +123,30 @@ def learning_curve_figure(
     return _save(fig, Path(out_dir) / "learning_curve.png")
 
 
+def fusion_weight_figure(weights: Sequence[float], test_scores: Mapping[str, Sequence[float]],
+                         chosen: Optional[float], out_dir: Path,
+                         valid_scores: Optional[Tuple[str, Sequence[float]]] = None) -> Path:
+    """fusion_weights.png: the soft vote's test accuracy and macro-F1 at every weight on rf (a diagnostic
+    drawn after the weight was fixed on validation: weight 1 is rf alone, 0 the CRNN alone)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.0, 4.2))
+    for metric, scores in test_scores.items():
+        line, = ax.plot(weights, scores, marker="o", ms=3, lw=1.4, label=f"test {metric}")
+        for end in (0, -1):  # weight 0 is crnn alone, 1 is rf alone
+            ax.axhline(scores[end], color=line.get_color(), lw=0.8, ls="--", alpha=0.6)
+    if valid_scores is not None:
+        metric, scores = valid_scores
+        ax.plot(weights, scores, ls=":", lw=1.4, color="grey", label=f"valid {metric} (where the weight is chosen)")
+    if chosen is not None:
+        ax.axvline(chosen, color="black", lw=1.0, label=f"chosen on valid: {chosen:g}")
+    ax.set_xlabel("weight on rf (0: crnn alone, 1: rf alone)")
+    ax.set_ylabel("score")
+    ax.set_title("Soft vote by weight; dashed: the single models on test", fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, Path(out_dir) / "fusion_weights.png")
+
+
 def write_figures(
     out_dir: Path,
     classes: Sequence[str],

@@ -63,6 +63,10 @@ def test_run_directory_holds_every_model_prediction_and_the_fate_job_ids(tiny_de
             assert ids == test_ids  # fusion joined the same records by id
     fusion = json.loads((run_dir / "fusion.json").read_text())
     assert 0.0 <= fusion["weight_rf"] <= 1.0 and fusion["stacking_coef"]
+    assert fusion["selection"] == "one_se" and fusion["score_se"] >= 0
+    best = max(c["macro_f1"] for c in fusion["candidates"])
+    kept = [c["weight_rf"] for c in fusion["candidates"] if c["macro_f1"] >= best - fusion["score_se"] - 1e-12]
+    assert fusion["weight_rf"] == min(kept, key=lambda w: (abs(w - 0.5), w))
     assert (run_dir / "pipelines" / "rf.pkl").is_file() and (run_dir / "pipelines" / "crnn.pkl").is_file()
     assert [s["name"] for s in record["stages"]][0].startswith("prepare data")
     assert all(s["seconds"] > 0 for s in record["stages"])
@@ -79,6 +83,7 @@ def test_report_has_every_table_figure_model_and_class(tiny_demo):
     pngs = list((report / "figures").glob("*.png"))
     assert any(p.name.startswith("confusion_") for p in pngs) and any(p.name.startswith("roc_") for p in pngs)
     assert any(p.name == "learning_curve.png" for p in pngs)
+    assert any(p.name == "fusion_weights.png" for p in pngs) and "nothing is chosen from it" in text
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     html = (report / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="figures/' not in html

@@ -23,6 +23,11 @@ def test_repository_profiles_load_and_inherit_from_quick():
     ({"architectures": ["cnn"]}, "profiles.tiny.architectures"),
     ({"colour": "red"}, "profiles.tiny.colour"),
     ({"sample": {"train": 5}}, "profiles.tiny.sample"),
+    ({"fusion": {"colour": "red"}}, "profiles.tiny.fusion"),
+    ({"fusion": {"select_by": "macro_f1", "selection": "median", "bootstrap": 200, "grid_step": 0.05,
+                 "stacking": True}}, "profiles.tiny.fusion.selection"),
+    ({"fusion": {"select_by": "macro_f1", "selection": "one_se", "bootstrap": 3, "grid_step": 0.05,
+                 "stacking": True}}, "profiles.tiny.fusion.bootstrap"),
 ])
 def test_bad_profile_values_name_the_key(tmp_path, repo_root, override, key):
     raw = yaml.safe_load((repo_root / "conf" / "demo.yaml").read_text())

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from fedids.fusion import FusedDetector, fit_fusion, join_by_id, prediction_frame
+from fedids.fusion import FusedDetector, fit_fusion, join_by_id, prediction_frame, resampled_scores
 
 CLASSES = ["normal", "DoS", "Probe"]
 
@@ -59,11 +59,46 @@ def test_join_keeps_only_records_both_models_scored_in_id_order():
     assert pa.argmax(1).tolist() == [2, 0] and pb.argmax(1).tolist() == [1, 2]
 
 
+def test_resampled_macro_f1_and_accuracy_match_scikit_learn():
+    from sklearn.metrics import accuracy_score, f1_score
+
+    rng = np.random.default_rng(3)
+    y_true, y_pred = rng.integers(0, 4, 500), rng.integers(0, 3, 500)   # class 3 never predicted
+    resamples = rng.integers(0, 500, size=(7, 500))
+    f1 = resampled_scores(y_true, y_pred, resamples, "macro_f1", 5)      # class 4 absent everywhere
+    acc = resampled_scores(y_true, y_pred, resamples, "accuracy", 5)
+    for row, idx in enumerate(resamples):
+        assert f1[row] == pytest.approx(f1_score(y_true[idx], y_pred[idx], labels=range(5), average="macro",
+                                                 zero_division=0))
+        assert acc[row] == pytest.approx(accuracy_score(y_true[idx], y_pred[idx]))
+
+
+def test_one_se_rule_keeps_equal_trust_when_validation_cannot_tell_the_models_apart():
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 3, 300)
+    a, b = noisy_proba(y, rng, 0.5), noisy_proba(y, rng, 0.5)
+    plain = fit_fusion(y, a, b, CLASSES, stacking=False, selection="best")
+    one_se = fit_fusion(y, a, b, CLASSES, stacking=False)
+    best = max(c["macro_f1"] for c in plain.candidates)
+    assert one_se.selection == "one_se" and 0 < one_se.score_se < 0.1
+    kept = [c["weight_rf"] for c in one_se.candidates if c["macro_f1"] >= best - one_se.score_se]
+    assert one_se.weight_rf == min(kept, key=lambda w: abs(w - 0.5))
+    assert abs(one_se.weight_rf - 0.5) <= abs(plain.weight_rf - 0.5)
+    assert plain.score_se is None and any(c["macro_f1"] == best for c in plain.candidates
+                                          if c["weight_rf"] == plain.weight_rf)
+    again = fit_fusion(y, a, b, CLASSES, stacking=False)
+    assert again.weight_rf == one_se.weight_rf and again.score_se == one_se.score_se   # seeded bootstrap
+
+
 def test_bad_fusion_settings_are_refused():
     y = np.array([0, 1])
     p = np.eye(3)[y]
     with pytest.raises(ValueError, match="select_by"):
         fit_fusion(y, p, p, CLASSES, select_by="auc")
+    with pytest.raises(ValueError, match="selection"):
+        fit_fusion(y, p, p, CLASSES, selection="median")
+    with pytest.raises(ValueError, match="bootstrap"):
+        fit_fusion(y, p, p, CLASSES, bootstrap=5)
     with pytest.raises(ValueError, match="no validation record"):
         fit_fusion(np.array([], int), p[:0], p[:0], CLASSES)
     assert isinstance(prediction_frame(np.array([1]), np.eye(3)[:1], CLASSES), pd.DataFrame)

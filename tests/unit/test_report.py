@@ -78,12 +78,15 @@ def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False
         points = [{"epoch": e, "loss": round(1.2 / (e * pace), 4),
                    "accuracy": round(0.95 - 0.2 / (e * pace), 4), "seconds": 3.0 * e} for e in range(1, 6)]
         (run_dir / "curves" / f"{name}.json").write_text(json.dumps(points))
-    fusion = {
+    fusion = {  # FusedDetector's JSON (fedids/fusion.py)
+        "classes": CLASSES,
         "weight_rf": 0.4,
         "select_by": "macro_f1",
-        "valid_metrics": {str(w): {"macro_f1": 0.80 + w / 10, "accuracy": 0.9 + w / 20}
-                          for w in (0.2, 0.4, 0.6)},
-        "stacking": {"coef": [[0.5, -0.1, 0.2]], "intercept": [0.01]},
+        "selection": "one_se",
+        "score_se": 0.03,
+        "candidates": [{"weight_rf": w, "macro_f1": 0.80 + w / 10 - (w > 0.5) * w / 5} for w in (0.0, 0.2, 0.4, 0.6,
+                                                                                                0.8, 1.0)],
+        "stacking_coef": [[0.5, -0.1, 0.2]], "stacking_intercept": [0.01], "stacking_classes": [0, 1],
     }
     (run_dir / "fusion.json").write_text(json.dumps(fusion))
     models: Dict[str, Any] = {}
@@ -312,6 +315,30 @@ def test_communication_and_run_sections_show_traffic_jobs_and_logs(built):
     assert "`.fate/flow/logs/20261204231000/`" in run
     assert "a" * 64 in run and "n_trees: 10" in run
     assert "weight" in sections["Fusion"] and "macro_f1" in sections["Fusion"]
+
+
+def test_fusion_section_lists_candidate_weights_and_the_one_se_choice(built):
+    fusion = _sections(built["markdown"].read_text())["Fusion"]
+    assert "one-standard-error rule" in fusion and "0.0300" in fusion
+    rows = [line for line in fusion.splitlines() if re.match(r"\| (0|0\.[2468]|1) \|", line)]
+    assert len(rows) == 6
+    chosen = [r for r in rows if r.rstrip(" |").endswith("yes") and r.startswith("| 0.4 ")]
+    assert chosen, rows
+
+
+def test_test_weight_sweep_is_a_labelled_diagnostic_whose_ends_are_the_single_models(built):
+    doc = json.loads(built["metrics"].read_text())
+    sweep = doc["fusion_test_sweep"]
+    test = doc["splits"]["test"]
+    assert sweep["weights"] == [0.0, 0.2, 0.4, 0.6, 0.8, 1.0] and sweep["records"] == 300
+    assert sweep["test"]["accuracy"][-1] == pytest.approx(test["rf"]["accuracy"])
+    assert sweep["test"]["accuracy"][0] == pytest.approx(test["crnn"]["accuracy"])
+    assert sweep["test"]["macro_f1"][-1] == pytest.approx(test["rf"]["f1_macro"])
+    # the fixture's fusion_vote is the 0.4 soft vote: the sweep at 0.4 is its score
+    assert sweep["summary"]["accuracy"]["at_chosen"] == pytest.approx(test["fusion_vote"]["accuracy"])
+    fusion = _sections(built["markdown"].read_text())["Fusion"]
+    assert "nothing is chosen from it" in fusion and "](figures/fusion_weights.png)" in fusion
+    assert (built["figures"] / "fusion_weights.png").read_bytes().startswith(PNG_MAGIC)
 
 
 def test_split_protocol_says_whether_each_federated_model_reached_0999_and_weak_fusion_loses(tmp_path):
