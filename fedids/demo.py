@@ -338,17 +338,41 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
             report_dir = Path(reports_dir) / run_id
             # run.json is final before the report is written: `fedids report` rebuilds the same report
             stage("write the report", lambda: build(run_dir, report_dir))
-    return DemoResult(run_id=run_id, run_dir=run_dir, report_dir=report_dir, headline=headline(run_dir, classes))
+    return DemoResult(run_id=run_id, run_dir=run_dir, report_dir=report_dir,
+                      headline=headline(run_dir, classes, report_dir))
 
 
-def headline(run_dir: Path, classes: Sequence[str]) -> List[str]:
-    """The test-split table printed at the end: accuracy and macro-F1 of every model."""
-    from benchmarks.metrics import classification_metrics
-    from fedids.fusion import probability_columns
+def headline(run_dir: Path, classes: Sequence[str], report_dir: Optional[Path] = None) -> List[str]:
+    """The test-split table printed at the end (accuracy, macro-F1, AUC of every model, in run.json's
+    order) and the fusion's margins over rf and crnn; read from the report's metrics.json when there is
+    one, so the numbers printed are the report's."""
+    metrics_json = Path(report_dir) / "metrics.json" if report_dir is not None else None
+    if metrics_json is not None and metrics_json.is_file():
+        doc = json.loads(metrics_json.read_text(encoding="utf-8"))
+        test, fusion = doc["splits"]["test"], doc.get("headline", {}).get("fusion", {})
+    else:
+        from benchmarks.metrics import classification_metrics
+        from fedids.fusion import probability_columns
 
-    lines = [f"{'model':<18} {'accuracy':>9} {'macro-F1':>9}"]
-    for path in sorted((run_dir / "predictions").glob("*.test.csv")):
-        frame = pd.read_csv(path)
-        m = classification_metrics(frame["label"].to_numpy(), frame[probability_columns(classes)].to_numpy(), classes)
-        lines.append(f"{path.name.split('.')[0]:<18} {m['accuracy']:>9.4f} {m['macro_f1']:>9.4f}")
+        test, fusion = {}, {}
+        for path in sorted((run_dir / "predictions").glob("*.test.csv")):
+            frame = pd.read_csv(path)
+            m = classification_metrics(frame["label"].to_numpy(), frame[probability_columns(classes)].to_numpy(),
+                                       classes)
+            test[path.name.split(".")[0]] = {"accuracy": m["accuracy"], "f1_macro": m["macro_f1"],
+                                             "auc_macro": m["auc_ovr_macro"]}
+    run_json = run_dir / "run.json"
+    order = list(json.loads(run_json.read_text(encoding="utf-8")).get("models", {})) if run_json.is_file() else []
+    names = [m for m in order if m in test] + sorted(m for m in test if m not in order)
+    lines = [f"{'model':<18} {'accuracy':>9} {'macro-F1':>9} {'AUC':>7}"]
+    for name in names:
+        m = test[name]
+        auc = f"{m['auc_macro']:>7.4f}" if isinstance(m.get("auc_macro"), (int, float)) else f"{'-':>7}"
+        lines.append(f"{name:<18} {m['accuracy']:>9.4f} {m['f1_macro']:>9.4f} {auc}")
+    for fused, margins in fusion.items():
+        points = "; ".join(
+            f"{label} {' / '.join(f'{v:+.2f}' for v in margins[f'{key}_points'].values())}"
+            for key, label in (("accuracy", "accuracy"), ("f1_macro", "macro-F1")))
+        beats = " and ".join({"f1_macro": "macro-F1"}.get(k, k) for k in margins["beats_both_on"]) or "neither metric"
+        lines.append(f"{fused} vs {' / '.join(margins['accuracy_points'])}: {points} points; beats both on {beats}")
     return lines

@@ -43,6 +43,7 @@ def test_demo_prints_the_report_paths_and_the_headline_table(tiny_demo):
     work, run_id, out = tiny_demo
     assert f"report: {work / 'reports' / run_id / 'report.md'}" in out
     assert "fusion_vote" in out and "accuracy" in out
+    assert re.search(r"fusion_vote vs rf / crnn: accuracy [+-]\d+\.\d\d / [+-]\d+\.\d\d; macro-F1 ", out)
 
 
 def test_run_directory_holds_every_model_prediction_and_the_fate_job_ids(tiny_demo):

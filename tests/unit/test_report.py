@@ -386,3 +386,24 @@ def test_report_command_builds_into_out_dir_run_id_and_prints_both_paths(tmp_pat
     assert code == 0
     printed = capsys.readouterr().out.split()
     assert printed == [str(out / run_dir.name / "report.md"), str(out / run_dir.name / "report.html")]
+
+
+# ---------------------------------------------------------------------------- the demo's printed headline
+
+def test_demo_headline_prints_the_reports_numbers_in_run_order_and_the_fusion_margins(built):
+    from fedids.demo import headline
+
+    report_dir = built["markdown"].parent
+    run_dir = report_dir.parent.parent / "runs" / report_dir.name
+    doc = json.loads(built["metrics"].read_text())
+    from_report = headline(run_dir, CLASSES, report_dir)
+    rows = {line.split()[0]: line.split()[1:] for line in from_report[1:] if len(line.split()) == 4}
+    assert list(rows) == list(MODELS)  # run.json's order
+    for name, (acc, f1, auc) in rows.items():
+        test = doc["splits"]["test"][name]
+        assert (acc, f1, auc) == (f"{test['accuracy']:.4f}", f"{test['f1_macro']:.4f}", f"{test['auc_macro']:.4f}")
+    margins = [line for line in from_report if line.startswith("fusion_vote vs rf / crnn:")]
+    points = doc["headline"]["fusion"]["fusion_vote"]["accuracy_points"]
+    assert margins and f"accuracy {points['rf']:+.2f} / {points['crnn']:+.2f}" in margins[0]
+    # without a report the table is computed from the prediction files: the same numbers
+    assert headline(run_dir, CLASSES)[1:len(rows) + 1] == from_report[1:len(rows) + 1]
