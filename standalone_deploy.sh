@@ -180,7 +180,7 @@ start_flow() {
     # setsid: FATE Flow and the task processes it spawns form one process group that `down` stops.
     # A plain background command (no subshell): $! is FATE Flow itself, and nothing holds our stdout.
     cd "${FLOW_HOME}"
-    # FEDIDS_AUDIT_DIR: FedIDS components record every object this site sends (rf_component/audit.py).
+    # FEDIDS_AUDIT_DIR: FedIDS tasks (forest, CRNN) record every object this site sends (fedids/audit.py).
     FEDIDS_AUDIT_DIR="${FEDIDS_AUDIT_DIR:-${FATE_HOME}/audit}" PATH="${VENV}/bin:${PATH}" \
       setsid "${VENV}/bin/python" "${server}" \
       >>"${FLOW_LOG_DIR}/console.log" 2>>"${FLOW_LOG_DIR}/error.log" </dev/null &

@@ -26,6 +26,10 @@ What it adds to DefaultRunner:
   client's running model over that epoch's batches; per round ``round_sent_bytes`` and
   ``round_received_bytes``; and a ``crnn_summary`` with the curve, every round's bytes,
   the process's total federation traffic and the model's parameter count.
+- An audit trail: with ``FEDIDS_AUDIT_DIR`` set (fedids/audit.py), every object this task sends
+  is recorded from the moment FATE hands the runner its context, clients and arbiter alike,
+  including what FATE's homo trainer and secure aggregation send; tests/fate/test_crnn_privacy.py
+  reads it. The recorder wraps the byte counter's wrapper of ``_push``: both see every message.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from fate.ml.nn.homo.fedavg import FedAVG, FedAVGClient, FedAVGServer
 from crnn_component import traffic
 from crnn_component.dataset import CRNNTableDataset
 from crnn_component.fedprox import parameter_count, proximal_term, snapshot, trainable_parameters
+from fedids import audit
 
 logger = logging.getLogger(__name__)
 
@@ -179,6 +184,11 @@ class CRNNRunner(DefaultRunner):
         self.traffic = traffic.install() if count_traffic else None
         self.server = None
         self._train_seconds = 0.0
+
+    def set_context(self, context) -> None:
+        """FATE's hook before any message: from here on, record what this task sends (if enabled)."""
+        super().set_context(context)
+        audit.start_audit(context)
 
     # -- data ----------------------------------------------------------------------------
     def _model_kwarg(self, key: str) -> Any:

@@ -6,7 +6,9 @@ the federation (``federation.push_bytes`` / ``pull_bytes``; an object larger tha
 federation's max message size goes as a table of slices announced by a header that carries
 its total size). :func:`install` wraps those two functions in this process, so each message's
 serialised size is counted exactly as it crosses the federation: a message pushed to k
-parties counts k times (that many copies are sent).
+parties counts k times (that many copies are sent). Each wrapper keeps the function it wraps
+as ``__wrapped__`` and calls it, so the counter composes with the audit recorder of
+fedids/audit.py in either order (tests/unit/test_audit.py).
 """
 
 from __future__ import annotations

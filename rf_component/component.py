@@ -14,7 +14,7 @@ from typing import Any, Union
 import numpy as np
 from fate.components.core import ARBITER, GUEST, HOST, Role, cpn, params
 
-from rf_component.audit import start_audit
+from fedids.audit import start_audit
 from rf_component.federated import ArbiterForest, ForestSettings, GuestForest, HostForest
 from rf_component.frames import PartyTable, read_party_table
 from rf_component.label_cipher import MOCK_WARNING, validate_he_param

@@ -1,7 +1,7 @@
 """The federated CRNN through a real FATE Flow: A and B clients, C the arbiter.
 
-One small NSL-KDD horizontal data set (prepared with data_upload, 400 training rows per
-client, A holds no U2R row) is uploaded once per module. One FedAvg job (+ predict) and one
+The small NSL-KDD horizontal data set of tests/fate/conftest.py (400 training rows per
+client, A holds no U2R row) is uploaded once per session. One FedAvg job (+ predict) and one
 FedProx job with mu = 0 (1 epoch each) check evaluation metrics through the pipeline API,
 FedProx(0) == FedAvg, all class probabilities on the test tables, the learning curve and the
 bytes per round; two failing jobs check the errors for bad client tables.
@@ -22,23 +22,6 @@ from pipelines.homo_crnn import HomoCrnnJobError, parse_detail, run_homo_crnn, t
 pytestmark = pytest.mark.fate
 
 N_CLASSES = 5
-
-
-@pytest.fixture(scope="module")
-def nsl_horizontal(tmp_path_factory, repo_root, fate_flow):
-    from data_upload.prepare import prepare
-    from data_upload.upload import upload_manifest
-
-    out = tmp_path_factory.mktemp("crnn") / "nsl_horizontal"
-    prepare("nsl-kdd", str(repo_root.parent / "shared" / "datasets" / "nsl-kdd"), "horizontal", "paper", str(out),
-            subset_size=500, clients=2, seed=7, show_progress=False)
-    upload_manifest(out, FlowTables(fate_flow.flow))
-    return out
-
-
-@pytest.fixture(scope="module")
-def one_epoch():
-    return load_crnn_profile("tiny").with_overrides(epochs=1)
 
 
 @pytest.fixture(scope="module")

@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 
 from data_upload.prepare import prepare
+from fedids.audit import AUDIT_ENV, read_audit
 from fedids.model_config import load_rf_profile
 from pipelines.vertical_rf import train_vertical_rf
-from rf_component.audit import AUDIT_ENV, read_audit
 from rf_component.binning import apply_bins, bin_counts, fit_bin_edges
 from rf_component.reference import ForestParams, PlaintextForest
 
