@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import urllib.request
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import pandas as pd
 import pytest
 
 from data_upload.prepare import prepare
-from fedids.audit import AUDIT_ENV, read_audit
+from fedids.audit import audit_root, sent_in_job
 from fedids.model_config import load_rf_profile
 from pipelines.vertical_rf import train_vertical_rf
 from rf_component.binning import apply_bins, bin_counts, fit_bin_edges
@@ -133,15 +132,11 @@ def test_metrics_reach_fate_flow_and_each_party_sees_only_its_own_importance(pai
 
 
 # ------------------------------------------------------------------------------ privacy
-def audit_root(repo_root: Path) -> Path:
-    value = os.environ.get(AUDIT_ENV)
-    return Path(value) if value and value != "off" else repo_root / ".fate" / "audit"
-
-
 def sent_by(repo_root: Path, job_id: str, role: str, party_id: str):
-    folders = [f for f in audit_root(repo_root).glob(f"{job_id}*") if (f / f"{role}_{party_id}").is_dir()]
-    assert folders, f"no audit trail of {role} {party_id} for job {job_id} under {audit_root(repo_root)}"
-    return [m for folder in folders for m in read_audit(folder / f"{role}_{party_id}")]
+    root = audit_root(repo_root / ".fate" / "audit")
+    messages = sent_in_job(root, job_id, role, party_id)
+    assert messages, f"no audit trail of {role} {party_id} for job {job_id} under {root}"
+    return messages
 
 
 def arrays_in(value):
