@@ -99,7 +99,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     if cfg is None:
         return EXIT_FLOW_DOWN
     try:
-        rows = predict_file(cfg, Path(args.runs_dir), args.model, Path(args.input), Path(args.out) if args.out else None)
+        rows = predict_file(cfg, Path(args.runs_dir), args.model, Path(args.input), Path(args.out) if args.out else None,
+                            adapt=args.adapt)
     except (PredictError, DataError) as exc:
         print(f"predict: {exc}", file=sys.stderr)
         return EXIT_CONFIG_ERROR
@@ -288,6 +289,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", required=True, metavar="RUN_ID", help="a finished run under --runs-dir")
     p.add_argument("--input", required=True, metavar="FILE", help="records in the training data set's format")
     p.add_argument("--out", default=None, help="output CSV (default: runs/RUN_ID/predict/<input hash>/predictions.csv)")
+    p.add_argument("--adapt", action="store_true",
+                   help="re-weight the fused probabilities to the file's own class mix (EM; needs at least "
+                        "adaptation.min_records rows). Off by default: it assumes only the class mix moved, and "
+                        "unseen attacks break that (benchmarks/RESULTS.md)")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=_cmd_predict)
 

@@ -29,7 +29,7 @@ from benchmarks.metrics import fate_probabilities
 from crnn_component.config import CrnnParams, load_crnn_profile
 from fedids.config import PartiesConfig
 from fedids.demo_config import DemoProfile
-from fedids.fusion import fit_fusion, join_by_id, prediction_frame
+from fedids.fusion import fit_fusion, join_by_id, prediction_frame, probability_columns
 from fedids.model_config import load_rf_profile
 from fedids.paths import conf_dir, project_root
 from fedids.progress import StageProgress
@@ -228,21 +228,64 @@ def train_baselines(dirs: Dict[str, Path], rf_params: Dict[str, Any], crnn_param
     return models
 
 
-def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], seed: int) -> Dict[str, Any]:
+def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adaptation: Dict[str, Any],
+         seed: int) -> Dict[str, Any]:
     """Fit the fused detector on valid (records both models scored) and apply it to test."""
+    from fedids.label_shift import source_priors
+
     _, y_valid, rf_valid, crnn_valid = join_by_id(_read(run_dir, "rf", "valid"), _read(run_dir, "crnn", "valid"), classes)
     detector = fit_fusion(y_valid, rf_valid, crnn_valid, classes, select_by=settings["select_by"],
                           grid_step=settings["grid_step"], stacking=settings["stacking"], seed=seed,
-                          selection=settings["selection"], bootstrap=settings["bootstrap"])
+                          selection=settings["selection"], bootstrap=settings["bootstrap"],
+                          calibration=settings["calibration"])
+    if adaptation["method"] != "none":
+        detector.trained_priors = source_priors(y_valid, len(classes)).tolist()
+        detector.adaptation = dict(adaptation)
     detector.save(run_dir / "fusion.json")
     ids, y_test, rf_test, crnn_test = join_by_id(_read(run_dir, "rf", "test"), _read(run_dir, "crnn", "test"), classes)
     _write(run_dir, "fusion_vote", "test", prediction_frame(ids, detector.vote(rf_test, crnn_test), classes, y_test))
     out = {"weight_rf": detector.weight_rf, "select_by": detector.select_by, "selection": detector.selection,
-           "score_se": detector.score_se, "valid_records": int(len(y_valid)), "test_records": int(len(ids))}
+           "score_se": detector.score_se, "calibration": detector.calibration, "temperatures": detector.temperatures,
+           "valid_records": int(len(y_valid)), "test_records": int(len(ids))}
     if detector.stacking_coef is not None:
         _write(run_dir, "fusion_stacking", "test",
                prediction_frame(ids, detector.stack(rf_test, crnn_test), classes, y_test))
     return out
+
+
+ADAPTED_SUFFIX = "_adapted"
+
+
+def adapt_detectors(run_dir: Path, classes: Sequence[str], detectors: Sequence[str], settings: Dict[str, Any],
+                    calibration: str) -> Dict[str, Any]:
+    """Every federated detector alike: temperature-scale on valid (single models; the fused ones are
+    built from calibrated inputs), then EM to the test records' class mix; writes MODEL_adapted.test.csv.
+
+    The trained class mix is A's validation labels (same ids in both layouts), Laplace-smoothed.
+    """
+    from fedids.label_shift import adapt_to_priors, apply_temperature, fit_temperature, source_priors
+
+    y_valid = _read(run_dir, "rf", "valid")["label"].to_numpy(np.int64)
+    trained = source_priors(y_valid, len(classes))
+    cols = probability_columns(classes)
+    record: Dict[str, Any] = {"method": settings["method"], "calibration": calibration, "trained_priors": trained.tolist(),
+                              "trained_priors_from": f"valid labels at A ({len(y_valid)} records, +1 per class)",
+                              "detectors": {}}
+    for name in detectors:
+        test = _read(run_dir, name, "test")
+        proba, temperature = test[cols].to_numpy(float), None
+        valid_file = run_dir / "predictions" / f"{name}.valid.csv"
+        if calibration == "temperature" and valid_file.is_file():
+            valid = pd.read_csv(valid_file)
+            temperature = fit_temperature(valid[cols].to_numpy(float), valid["label"].to_numpy(np.int64))
+            proba = apply_temperature(proba, temperature)
+        adapted = adapt_to_priors(proba, trained, max_iter=settings["max_iter"], tol=settings["tol"])
+        _write(run_dir, name + ADAPTED_SUFFIX, "test",
+               prediction_frame(test["id"].to_numpy(), adapted.proba, classes, test["label"].to_numpy()))
+        record["detectors"][name] = {"temperature": temperature, "priors": adapted.priors,
+                                     "iterations": adapted.iterations, "converged": adapted.converged,
+                                     "records": int(len(test))}
+    return record
 
 
 def load_paper_claims() -> Dict[str, Any]:
@@ -270,7 +313,7 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
     clients = list(client_parties(cfg))
     vertical_parties = [cfg.roles(RF_PIPELINE).guest, *cfg.roles(RF_PIPELINE).hosts]
     models: Dict[str, Dict[str, Any]] = {}
-    n_stages = 4 + len(profile.architectures) + int(profile.baselines) + 1
+    n_stages = 4 + len(profile.architectures) + int(profile.baselines) + int(profile.adaptation['method'] != 'none') + 1
     logs_root = str((project_root() / ".fate" / "flow" / "logs").relative_to(project_root()))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     with StageProgress(n_stages, enabled=show_progress) as progress:
@@ -306,12 +349,24 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
             models.update(stage("centralized and local-only baselines",
                                 lambda: train_baselines(dirs, rf_params, crnn_params, run_dir, classes,
                                                         vertical_parties, clients)))
-        fusion = stage("fuse RF and CRNN at A", lambda: fuse(run_dir, classes, profile.fusion, seed))
+        fusion = stage("fuse RF and CRNN at A", lambda: fuse(run_dir, classes, profile.fusion, profile.adaptation,
+                                                            seed))
+        calibrated = " of temperature-scaled probabilities" if profile.fusion["calibration"] == "temperature" else ""
         models["fusion_vote"] = {"kind": "federated", "family": "fusion",
-                                 "label": f"fusion: soft vote, weight {fusion['weight_rf']:.2f} on RF"}
+                                 "label": f"fusion: soft vote{calibrated}, weight {fusion['weight_rf']:.2f} on RF"}
         if (run_dir / "predictions" / "fusion_stacking.test.csv").is_file():
             models["fusion_stacking"] = {"kind": "federated", "family": "fusion",
-                                         "label": "fusion: stacking (logistic regression on RF + CRNN)"}
+                                         "label": f"fusion: stacking (logistic regression on RF + CRNN{calibrated})"}
+        adaptation = None
+        if profile.adaptation["method"] != "none":
+            detectors = [m for m in ("rf", *profile.architectures, "fusion_vote", "fusion_stacking") if m in models]
+            adaptation = stage("adapt to the test records' class mix at A",
+                               lambda: adapt_detectors(run_dir, classes, detectors, profile.adaptation,
+                                                       profile.fusion["calibration"]))
+            for name in detectors:
+                models[name + ADAPTED_SUFFIX] = {
+                    "kind": "federated", "family": "adapted", "adapted_from": name,
+                    "label": f"{models[name]['label']}; adapted to the scored records' class mix (EM)"}
         record = {
             "run_id": run_id, "profile": profile.name, "dataset": profile.dataset, "protocol": profile.protocol,
             "started": started, "finished": time.strftime("%Y-%m-%dT%H:%M:%S"), "machine": _machine(),
@@ -330,6 +385,7 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
             "stages": progress.as_dicts(logs_root),
             "traffic": {arch: models[arch]["traffic"] for arch in profile.architectures},
             "fusion": fusion,
+            "adaptation": adaptation,
             "paper_claims": load_paper_claims(),
         }
         (run_dir / "run.json").write_text(json.dumps(record, indent=2, default=str), encoding="utf-8")
@@ -364,11 +420,11 @@ def headline(run_dir: Path, classes: Sequence[str], report_dir: Optional[Path] =
     run_json = run_dir / "run.json"
     order = list(json.loads(run_json.read_text(encoding="utf-8")).get("models", {})) if run_json.is_file() else []
     names = [m for m in order if m in test] + sorted(m for m in test if m not in order)
-    lines = [f"{'model':<18} {'accuracy':>9} {'macro-F1':>9} {'AUC':>7}"]
+    lines = [f"{'model':<24} {'accuracy':>9} {'macro-F1':>9} {'AUC':>7}"]
     for name in names:
         m = test[name]
         auc = f"{m['auc_macro']:>7.4f}" if isinstance(m.get("auc_macro"), (int, float)) else f"{'-':>7}"
-        lines.append(f"{name:<18} {m['accuracy']:>9.4f} {m['f1_macro']:>9.4f} {auc}")
+        lines.append(f"{name:<24} {m['accuracy']:>9.4f} {m['f1_macro']:>9.4f} {auc}")
     for fused, margins in fusion.items():
         points = "; ".join(
             f"{label} {' / '.join(f'{v:+.2f}' for v in margins[f'{key}_points'].values())}"

@@ -10,6 +10,7 @@ import yaml
 
 from fedids.config import ConfigError
 from fedids.fusion import SELECT_BY, SELECTION
+from fedids.label_shift import ADAPTATIONS, CALIBRATIONS
 from fedids.paths import conf_dir
 
 ARCHITECTURES = ("crnn", "cnn", "rnn")
@@ -32,6 +33,7 @@ class DemoProfile:
     architectures: List[str]
     baselines: bool
     fusion: Dict[str, Any]
+    adaptation: Dict[str, Any]
 
     def to_dict(self) -> Dict[str, Any]:
         return asdict(self)
@@ -84,7 +86,7 @@ def load_demo_profile(profile: str, path: Optional[Path] = None, protocol: Optio
         raise ConfigError(path, where("architectures"),
                           f"must list some of {', '.join(ARCHITECTURES)}, including crnn (the fused model)")
     fusion = merged["fusion"]
-    fusion_keys = {"select_by", "selection", "bootstrap", "grid_step", "stacking"}
+    fusion_keys = {"select_by", "selection", "bootstrap", "grid_step", "stacking", "calibration"}
     if not isinstance(fusion, Mapping) or set(fusion) != fusion_keys:
         raise ConfigError(path, where("fusion"), f"must hold exactly {', '.join(sorted(fusion_keys))}")
     if fusion["select_by"] not in SELECT_BY:
@@ -94,6 +96,25 @@ def load_demo_profile(profile: str, path: Optional[Path] = None, protocol: Optio
     boot = fusion["bootstrap"]
     if isinstance(boot, bool) or not isinstance(boot, int) or boot < 20:
         raise ConfigError(path, where("fusion") + ".bootstrap", f"must be an integer of at least 20, got {boot!r}")
+    if fusion["calibration"] not in CALIBRATIONS:
+        raise ConfigError(path, where("fusion") + ".calibration", f"must be one of {', '.join(CALIBRATIONS)}")
+    _check_adaptation(path, where("adaptation"), merged["adaptation"])
     if not isinstance(merged["baselines"], bool):
         raise ConfigError(path, where("baselines"), "must be true or false")
     return DemoProfile(name=profile, **{k: merged[k] for k in known})
+
+
+def _check_adaptation(path: Path, key: str, adaptation: Any) -> None:
+    """``adaptation``: {method: em | none, max_iter, tol, min_records} (fedids/label_shift.py)."""
+    keys = {"method", "max_iter", "tol", "min_records"}
+    if not isinstance(adaptation, Mapping) or set(adaptation) != keys:
+        raise ConfigError(path, key, f"must hold exactly {', '.join(sorted(keys))}")
+    if adaptation["method"] not in ADAPTATIONS:
+        raise ConfigError(path, key + ".method", f"must be one of {', '.join(ADAPTATIONS)}, got {adaptation['method']!r}")
+    for name, low in (("max_iter", 1), ("min_records", 1)):
+        value = adaptation[name]
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ConfigError(path, f"{key}.{name}", f"must be an integer of at least {low}, got {value!r}")
+    tol = adaptation["tol"]
+    if isinstance(tol, bool) or not isinstance(tol, (int, float)) or not 0 < tol < 1:
+        raise ConfigError(path, key + ".tol", f"must be a number in (0, 1), e.g. 1.0e-8, got {tol!r}")

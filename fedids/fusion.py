@@ -11,6 +11,9 @@ combine them, both fitted on A's validation split (never on the test split):
   unless the validation split shows a difference larger than its own noise. ``selection: best``
   keeps the plain argmax;
 - stacking: a multinomial logistic regression on the two probability vectors side by side.
+With ``calibration: temperature`` each model's probabilities are first temperature-scaled on the
+same validation records (fedids/label_shift.py): a forest's vote fractions and a network's softmax
+are on different scales, and averaging is only meaningful between calibrated probabilities.
 The fitted detector is plain numbers (JSON), so it predicts on new records without pickles.
 """
 
@@ -19,13 +22,14 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
 
 SELECT_BY = ("macro_f1", "accuracy")
 SELECTION = ("one_se", "best")
+FUSED_INPUTS = ("rf", "crnn")
 
 
 def probability_columns(classes: Sequence[str]) -> List[str]:
@@ -88,16 +92,30 @@ class FusedDetector:
     stacking_coef: Optional[List[List[float]]] = None
     stacking_intercept: Optional[List[float]] = None
     stacking_classes: Optional[List[int]] = None                       # class codes the regression saw
+    calibration: str = "none"                                          # temperature | none
+    temperatures: Optional[Dict[str, float]] = None                    # {"rf": T, "crnn": T}
+    trained_priors: Optional[List[float]] = None                       # validation class mix (label shift)
+    adaptation: Optional[Dict[str, Any]] = None                        # conf/demo.yaml's adaptation settings
+
+    def calibrated(self, p_rf: np.ndarray, p_crnn: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+        """Both models' probabilities as the fusion was fitted on them (temperature-scaled, or as given)."""
+        from fedids.label_shift import apply_temperature
+
+        pair = (np.asarray(p_rf, dtype=float), np.asarray(p_crnn, dtype=float))
+        if not self.temperatures:
+            return pair
+        return tuple(apply_temperature(p, self.temperatures[name]) for name, p in zip(FUSED_INPUTS, pair))
 
     def vote(self, p_rf: np.ndarray, p_crnn: np.ndarray) -> np.ndarray:
-        """Weighted soft vote; rows sum to one."""
-        return self.weight_rf * np.asarray(p_rf) + (1.0 - self.weight_rf) * np.asarray(p_crnn)
+        """Weighted soft vote of the calibrated probabilities; rows sum to one."""
+        p_rf, p_crnn = self.calibrated(p_rf, p_crnn)
+        return self.weight_rf * p_rf + (1.0 - self.weight_rf) * p_crnn
 
     def stack(self, p_rf: np.ndarray, p_crnn: np.ndarray) -> np.ndarray:
         """The stacking regression's probabilities over every class (zero for classes unseen in validation)."""
         if self.stacking_coef is None:
             raise ValueError("this fused detector was fitted without stacking")
-        features = np.hstack([p_rf, p_crnn])
+        features = np.hstack(self.calibrated(p_rf, p_crnn))
         coef, intercept = np.asarray(self.stacking_coef), np.asarray(self.stacking_intercept)
         logits = features @ coef.T + intercept
         if len(self.stacking_classes) == 2:  # scikit-learn's binary form: one logit for the second class
@@ -121,8 +139,10 @@ class FusedDetector:
 
 def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classes: Sequence[str],
                select_by: str = "macro_f1", grid_step: float = 0.05, stacking: bool = True,
-               seed: int = 42, selection: str = "one_se", bootstrap: int = 200) -> FusedDetector:
-    """Choose the soft-vote weight on the validation records and fit stacking.
+               seed: int = 42, selection: str = "one_se", bootstrap: int = 200,
+               calibration: str = "none") -> FusedDetector:
+    """Calibrate each model (``calibration``), choose the soft-vote weight on the validation records
+    and fit stacking, all on the same records.
 
     ``selection="one_se"``: the weight nearest 0.5 among those scoring within one standard error
     (``bootstrap`` resamples of the validation records, seeded) of the best; ``"best"``: the best
@@ -136,10 +156,18 @@ def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classe
         raise ValueError(f"fusion grid_step must be in (0, 0.5], got {grid_step}")
     if selection == "one_se" and (isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 20):
         raise ValueError(f"fusion bootstrap must be an integer of at least 20 resamples, got {bootstrap!r}")
+    from fedids.label_shift import CALIBRATIONS, apply_temperature, fit_temperature
+
+    if calibration not in CALIBRATIONS:
+        raise ValueError(f"fusion calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
     y_valid = np.asarray(y_valid, dtype=np.int64)
     if len(y_valid) == 0:
         raise ValueError("fusion: no validation record was scored by both models; check the valid split")
     p_rf, p_crnn = np.asarray(p_rf, dtype=float), np.asarray(p_crnn, dtype=float)
+    temperatures = None
+    if calibration == "temperature":
+        temperatures = {"rf": fit_temperature(p_rf, y_valid), "crnn": fit_temperature(p_crnn, y_valid)}
+        p_rf, p_crnn = apply_temperature(p_rf, temperatures["rf"]), apply_temperature(p_crnn, temperatures["crnn"])
     weights = weight_grid(grid_step)
     scores = weight_sweep(y_valid, p_rf, p_crnn, weights, len(classes))[select_by]
     best = int(np.argmax(scores))
@@ -153,7 +181,8 @@ def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classe
     chosen = min(kept, key=lambda w: (abs(w - 0.5), w))
     detector = FusedDetector(classes=list(classes), weight_rf=float(chosen), select_by=select_by,
                              candidates=[{"weight_rf": float(w), select_by: float(s)} for w, s in zip(weights, scores)],
-                             selection=selection, score_se=score_se)
+                             selection=selection, score_se=score_se, calibration=calibration,
+                             temperatures=temperatures)
     if stacking and len(np.unique(y_valid)) >= 2:
         from sklearn.linear_model import LogisticRegression
 

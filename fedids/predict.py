@@ -83,9 +83,28 @@ def _upload(cfg: PartiesConfig, run_id: str, tables: Dict[str, Dict[str, pd.Data
     return refs
 
 
-def predict_file(cfg: PartiesConfig, runs_dir: Path, run_id: str, input_file: Path, out_file: Optional[Path] = None
-                 ) -> pd.DataFrame:
-    """Score ``input_file`` with run ``run_id``'s deployed forest and CRNN, fuse, write and return the rows."""
+def adapt_to_batch(detector: FusedDetector, fused: np.ndarray, adapt: bool = False) -> np.ndarray:
+    """With ``adapt``, the fused probabilities re-weighted to the batch's own class mix (EM,
+    fedids/label_shift.py) with the run's adaptation settings; a batch under ``min_records`` is too
+    small to estimate a mix from and keeps the trained one (a note says so). Off by default: on
+    KDDTest+ the unseen attacks look like normal traffic, EM under-estimates them and the fused
+    detector loses accuracy (benchmarks/RESULTS.md)."""
+    from fedids.label_shift import adapt_to_priors
+
+    settings = detector.adaptation or {}
+    if not adapt or settings.get("method", "none") == "none" or not detector.trained_priors:
+        return fused
+    if len(fused) < int(settings["min_records"]):
+        print(f"note: {len(fused)} records are fewer than adaptation.min_records ({settings['min_records']}); "
+              "the trained class mix is kept (no label-shift adaptation)")
+        return fused
+    return adapt_to_priors(fused, np.asarray(detector.trained_priors), settings["max_iter"], settings["tol"]).proba
+
+
+def predict_file(cfg: PartiesConfig, runs_dir: Path, run_id: str, input_file: Path, out_file: Optional[Path] = None,
+                 adapt: bool = False) -> pd.DataFrame:
+    """Score ``input_file`` with run ``run_id``'s deployed forest and CRNN, fuse (with ``adapt``, adapted to
+    the file's class mix when the run recorded how), write and return the rows."""
     from fate_client.pipeline import FateFlowPipeline
 
     from data_upload.loaders import LoadOptions, load_dataset
@@ -117,7 +136,7 @@ def predict_file(cfg: PartiesConfig, runs_dir: Path, run_id: str, input_file: Pa
     ids, _, p_rf, p_crnn = join_by_id(rf.drop(columns=["label"], errors="ignore"),
                                       crnn.drop(columns=["label"], errors="ignore"), classes)
     detector = FusedDetector.load(run_dir / "fusion.json")
-    fused = detector.vote(p_rf, p_crnn)
+    fused = adapt_to_batch(detector, detector.vote(p_rf, p_crnn), adapt)
     out = pd.DataFrame({"id": ids, "predicted": np.asarray(classes)[fused.argmax(1)]})
     for i, c in enumerate(classes):
         out[f"p_{c}"] = fused[:, i]

@@ -26,6 +26,7 @@ from report.metrics import load_predictions, model_metrics
 ABLATION_MODELS = ("cnn", "rnn", "crnn", "rf", "fusion_vote", "fusion_stacking")
 FUSED_MODELS = ("fusion_vote", "fusion_stacking")
 SINGLE_FEDERATED = ("rf", "crnn")
+ADAPTED_SUFFIX = "_adapted"          # fedids.demo.ADAPTED_SUFFIX: MODEL_adapted is MODEL after label-shift adaptation
 REPORT_SPLIT = "test"
 VALID_SPLIT = "valid"
 PAPER_ACCURACY = 0.999
@@ -279,17 +280,22 @@ def _title(data: RunData, test: Mapping[str, Dict[str, Any]], numbers: Dict[str,
             )
             continue
         text.append(_fusion_sentence(data, test, fused, headline["fusion"]))
+    adapted_singles = tuple(m + ADAPTED_SUFFIX for m in SINGLE_FEDERATED)
+    for fused in (m + ADAPTED_SUFFIX for m in FUSED_MODELS):
+        if fused in test and all(m in test for m in adapted_singles):
+            text.append(_fusion_sentence(data, test, fused, headline["fusion"], adapted_singles))
     blocks.append(Paragraph(" ".join(text)))
     return blocks
 
 
 def _fusion_sentence(
-    data: RunData, test: Mapping[str, Dict[str, Any]], fused: str, numbers: Dict[str, Any]
+    data: RunData, test: Mapping[str, Dict[str, Any]], fused: str, numbers: Dict[str, Any],
+    singles: Tuple[str, str] = SINGLE_FEDERATED,
 ) -> str:
-    """Does the fused detector beat both rf and crnn on accuracy or macro-F1, by how many points."""
+    """Does the fused detector beat both single models (rf, crnn) on accuracy or macro-F1, by how many points."""
     names = {"accuracy": "accuracy", "f1_macro": "macro-F1"}
     deltas = {
-        key: {single: test[fused][key] - test[single][key] for single in SINGLE_FEDERATED} for key in names
+        key: {single: test[fused][key] - test[single][key] for single in singles} for key in names
     }
     beaten = [key for key in names if all(d > 0 for d in deltas[key].values())]
     numbers[fused] = {
@@ -297,17 +303,19 @@ def _fusion_sentence(
         "beats_both_on": beaten,
     }
 
+    first, second = singles
+
     def phrase(key: str, word: str) -> str:
-        rf_delta, crnn_delta = (deltas[key][s] for s in SINGLE_FEDERATED)
-        return f"{_points(rf_delta)} points {names[key]} {word} `rf`, {_points(crnn_delta)} {word} `crnn`"
+        first_delta, second_delta = (deltas[key][s] for s in singles)
+        return f"{_points(first_delta)} points {names[key]} {word} `{first}`, {_points(second_delta)} {word} `{second}`"
 
     if not beaten:
         return (
-            f"The fused detector {data.named(fused)} does not beat both single federated models `rf` and "
-            f"`crnn` on accuracy or on macro-F1 ({phrase('accuracy', 'vs')}; {phrase('f1_macro', 'vs')})."
+            f"The fused detector {data.named(fused)} does not beat both single federated models `{first}` and "
+            f"`{second}` on accuracy or on macro-F1 ({phrase('accuracy', 'vs')}; {phrase('f1_macro', 'vs')})."
         )
     sentence = (
-        f"The fused detector {data.named(fused)} beats both single federated models `rf` and `crnn` on "
+        f"The fused detector {data.named(fused)} beats both single federated models `{first}` and `{second}` on "
         f"{' and '.join(names[k] for k in beaten)}: {'; '.join(phrase(k, 'over') for k in beaten)}"
     )
     rest = [key for key in names if key not in beaten]
@@ -365,15 +373,17 @@ def _per_class(data: RunData, test: Mapping[str, Dict[str, Any]], ablation: Sequ
         "absent from the split."
     ))
     for model in ablation:
-        blocks.append(Heading(3, data.named(model)))
-        rows = []
-        for name in data.classes:
-            c = test[model]["per_class"][name]
-            rows.append([name, *(_num(c[k]) for k in ("precision", "recall", "f1", "accuracy", "auc")),
-                         _num(c["support"])])
-        headers = ("class", "P", "R", "F1", "ACC (one vs rest)", "AUC (one vs rest)", "support")
-        blocks.append(Table(headers, rows))
+        blocks += [Heading(3, data.named(model)), _per_class_table(data, test[model])]
     return blocks
+
+
+def _per_class_table(data: RunData, metrics: Mapping[str, Any]) -> Table:
+    rows = []
+    for name in data.classes:
+        c = metrics["per_class"][name]
+        rows.append([name, *(_num(c[k]) for k in ("precision", "recall", "f1", "accuracy", "auc")),
+                     _num(c["support"])])
+    return Table(("class", "P", "R", "F1", "ACC (one vs rest)", "AUC (one vs rest)", "support"), rows)
 
 
 def _settings(
@@ -609,13 +619,37 @@ def fusion_test_sweep(data: RunData) -> Optional[Dict[str, Any]]:
         raise ReportError(f"{files[0]} / {files[1]}: missing column {exc} (id, label, p_<class>)") from None
     if y is None or len(y) == 0:
         return None
+    temperatures = data.fusion.get("temperatures")
+    if isinstance(temperatures, Mapping) and temperatures:  # the vote is of temperature-scaled probabilities
+        from fedids.label_shift import apply_temperature
+
+        p_rf, p_crnn = apply_temperature(p_rf, temperatures["rf"]), apply_temperature(p_crnn, temperatures["crnn"])
     scores = weight_sweep(y, p_rf, p_crnn, weights, len(data.classes))
     sweep: Dict[str, Any] = {"weights": weights, "records": int(len(y)),
                              "test": {m: scores[m].tolist() for m in ("accuracy", "macro_f1")}}
+    trained, settings = data.fusion.get("trained_priors"), data.fusion.get("adaptation")
+    if trained and isinstance(settings, Mapping) and settings.get("method") == "em":
+        sweep["test"].update(_adapted_sweep(y, p_rf, p_crnn, weights, trained, settings, len(data.classes)))
     metric = data.fusion.get("select_by")
     if isinstance(metric, str) and all(metric in c for c in candidates):
         sweep["valid"] = {"metric": metric, "scores": [float(c[metric]) for c in candidates]}
     return sweep
+
+
+def _adapted_sweep(y: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, weights: Sequence[float],
+                   trained: Sequence[float], settings: Mapping[str, Any], n_classes: int) -> Dict[str, List[float]]:
+    """The vote at every weight, each adapted to the test records' class mix as `fusion_vote_adapted` is."""
+    from fedids.fusion import resampled_scores
+    from fedids.label_shift import adapt_to_priors
+
+    whole = np.arange(len(y))[None, :]
+    out: Dict[str, List[float]] = {"accuracy (adapted)": [], "macro_f1 (adapted)": []}
+    for w in weights:
+        adapted = adapt_to_priors(w * p_rf + (1 - w) * p_crnn, np.asarray(trained, dtype=float),
+                                  int(settings["max_iter"]), float(settings["tol"])).proba.argmax(axis=1)
+        for metric in ("accuracy", "macro_f1"):
+            out[f"{metric} (adapted)"].append(float(resampled_scores(y, adapted, whole, metric, n_classes)[0]))
+    return out
 
 
 def _sweep_blocks(data: RunData, sweep: Mapping[str, Any], figures_dir: Path, numbers: Dict[str, Any]) -> List[Block]:
@@ -638,7 +672,9 @@ def _sweep_blocks(data: RunData, sweep: Mapping[str, Any], figures_dir: Path, nu
         Paragraph("Drawn after the weight was fixed on the valid split; nothing is chosen from it. It shows "
                   "how much the fused detector's test result depends on the weight, and how far the "
                   "validation choice is from the best weight in hindsight (which would be tuning on test). "
-                  f"{sweep['records']} test records scored by both models; weight 1 is `rf` alone, 0 `crnn` alone."),
+                  f"{sweep['records']} test records scored by both models; weight 1 is `rf` alone, 0 `crnn` alone. "
+                  "Rows marked (adapted): the vote at each weight adapted to the test records' class mix, as "
+                  "`fusion_vote_adapted` is (its ends are then `rf` and `crnn` adapted the same way)."),
         Table(("metric", "at the chosen weight", "best in hindsight", "at weight", "rf (weight 1)", "crnn (weight 0)",
                "weights beating both"), rows),
         Figure(figures_dir / "fusion_weights.png", "Soft vote by weight on rf: test accuracy and macro-F1 "
@@ -664,8 +700,13 @@ def _fusion(
                    f"within one bootstrap standard error ({score_se:.4f}) of the best validation score")
         else:
             how = f"by the best validation `{select_by or 'unrecorded'}`"
+        temperatures = fusion.get("temperatures")
+        scaled = ""
+        if isinstance(temperatures, Mapping) and temperatures:
+            scaled = (" temperature-scaled (" + ", ".join(f"`{m}` T = {float(t):.3f}" for m, t in temperatures.items())
+                      + ", fitted on the valid split by log-likelihood)")
         blocks.append(Paragraph(
-            f"Soft vote: `fusion_vote` = {weight} × `rf` + {other} × `crnn` probabilities; "
+            f"Soft vote: `fusion_vote` = {weight} × `rf` + {other} × `crnn`{scaled} probabilities; "
             f"the weight for `rf` was chosen on the valid split (never on test) {how}."
         ))
     else:
@@ -692,6 +733,50 @@ def _fusion(
         ]))
     if sweep is not None and figures_dir is not None:
         blocks += _sweep_blocks(data, sweep, figures_dir, numbers)
+    return blocks
+
+
+def _adaptation(data: RunData, test: Mapping[str, Dict[str, Any]], numbers: Dict[str, Any]) -> List[Block]:
+    """Every detector before and after label-shift adaptation, and the class mix each one estimated."""
+    blocks: List[Block] = [Heading(2, "Adapted to the test records' class mix (label shift)")]
+    record = data.run.get("adaptation") or {}
+    pairs = [(str(e["adapted_from"]), m) for m, e in data.models.items()
+             if e.get("adapted_from") and m in test and str(e["adapted_from"]) in test]
+    if not record or not pairs:
+        return blocks + [Paragraph("This run did not adapt its detectors (conf/demo.yaml `adaptation.method: none`).")]
+    detectors = record.get("detectors") or {}
+    blocks.append(Paragraph(
+        "The training file's class mix is not the test file's (nor a deployment's). At A, each detector's "
+        "test probabilities were re-weighted to the class mix estimated from the unlabelled test records by "
+        "EM (Saerens, Latinne & Decaestecker 2002), after temperature scaling on the valid split "
+        f"(calibration: `{record.get('calibration')}`); the trained class mix is {record.get('trained_priors_from')}. "
+        "No label of the test split is used and no party sends anything new; every federated detector is "
+        "treated alike. The test split's true mix is shown for evaluation only."
+    ))
+    y_true = data.predictions[REPORT_SPLIT][pairs[0][0]][0]
+    true_mix = np.bincount(y_true, minlength=len(data.classes)) / len(y_true)
+    trained = record.get("trained_priors") or [None] * len(data.classes)
+    estimated = [b for b, _ in pairs if isinstance(detectors.get(b), Mapping)]
+    headers = ("class", "trained (valid)", "test (true)", *(f"estimated by `{b}`" for b in estimated))
+    rows = [[name, _num(trained[i]), _num(float(true_mix[i])), *(_num(detectors[b]["priors"][i]) for b in estimated)]
+            for i, name in enumerate(data.classes)]
+    blocks += [Paragraph("Class mix:"), Table(headers, rows)]
+
+    keys = (("accuracy", "ACC"), ("f1_macro", "F1 (macro)"), ("f1_weighted", "F1 (weighted)"), ("auc_macro", "AUC (macro)"))
+    rows, summary = [], {}
+    for base, adapted in pairs:
+        before, after = test[base], test[adapted]
+        info = detectors.get(base) or {}
+        summary[base] = {"adapted": adapted, "temperature": info.get("temperature"), "iterations": info.get("iterations"),
+                         **{f"{k}_points": 100.0 * (after[k] - before[k]) for k, _ in keys}}
+        em = f"{info.get('iterations')}{'' if info.get('converged', True) else ' (not converged)'}"
+        rows.append([f"`{base}` → `{adapted}`", _num(info.get("temperature"), 3), em,
+                     *(f"{_num(before[k])} → {_num(after[k])} ({_points(after[k] - before[k])})" for k, _ in keys)])
+    numbers["adaptation"] = {"trained_priors": trained, "test_true_mix": true_mix.tolist(), "detectors": summary}
+    blocks += [Paragraph("Test split, before → after (change in points):"),
+               Table(("detector", "temperature", "EM iterations", *(label for _, label in keys)), rows)]
+    for _, adapted in pairs:
+        blocks += [Heading(3, f"Per class: {data.named(adapted)}"), _per_class_table(data, test[adapted])]
     return blocks
 
 
@@ -931,13 +1016,14 @@ def build_report(run_dir: Path, out_dir: Path) -> Dict[str, Path]:
     ordered = [m for m in data.models if m in splits.get(REPORT_SPLIT, {})]
     test = {m: splits[REPORT_SPLIT][m] for m in ordered}
     ablation = [m for m in ABLATION_MODELS if m in test]
+    adapted = [m + ADAPTED_SUFFIX for m in ABLATION_MODELS if m + ADAPTED_SUFFIX in test]
 
     labels = {m: data.label(m) for m in data.models}
     sweep = fusion_test_sweep(data)
     written = write_figures(
         figures_dir, data.classes, labels,
-        {m: data.predictions[REPORT_SPLIT][m] for m in ablation},
-        {m: test[m]["confusion_matrix"] for m in ablation},
+        {m: data.predictions[REPORT_SPLIT][m] for m in [*ablation, *adapted]},
+        {m: test[m]["confusion_matrix"] for m in [*ablation, *adapted]},
         data.curves,
     )
     if sweep is not None:
@@ -955,9 +1041,10 @@ def build_report(run_dir: Path, out_dir: Path) -> Dict[str, Path]:
     blocks += _per_class(data, test, ablation)
     blocks += _settings(data, test, numbers)
     blocks += _claims(data, test, numbers)
-    blocks += _figures(data, ablation, figures_dir)
+    blocks += _figures(data, [*ablation, *adapted], figures_dir)
     blocks += _learning_curve(data, curve_path if curve_path in written else None, numbers)
     blocks += _fusion(data, splits, numbers, sweep, figures_dir)
+    blocks += _adaptation(data, test, numbers)
     blocks += _communication(data, numbers)
     blocks += _run_section(data)
 

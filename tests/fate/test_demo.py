@@ -20,7 +20,8 @@ import pytest
 pytestmark = pytest.mark.fate
 
 MODELS = ["rf", "crnn", "cnn", "rnn", "fusion_vote", "fusion_stacking", "central_rf", "central_crnn",
-          "local_rf_A", "local_rf_B", "local_crnn_A", "local_crnn_B"]
+          "local_rf_A", "local_rf_B", "local_crnn_A", "local_crnn_B",
+          "rf_adapted", "crnn_adapted", "cnn_adapted", "rnn_adapted", "fusion_vote_adapted", "fusion_stacking_adapted"]
 CLASSES = ["normal", "DoS", "Probe", "R2L", "U2R"]
 
 
@@ -44,6 +45,7 @@ def test_demo_prints_the_report_paths_and_the_headline_table(tiny_demo):
     assert f"report: {work / 'reports' / run_id / 'report.md'}" in out
     assert "fusion_vote" in out and "accuracy" in out
     assert re.search(r"fusion_vote vs rf / crnn: accuracy [+-]\d+\.\d\d / [+-]\d+\.\d\d; macro-F1 ", out)
+    assert "fusion_vote_adapted vs rf_adapted / crnn_adapted: accuracy" in out
 
 
 def test_run_directory_holds_every_model_prediction_and_the_fate_job_ids(tiny_demo):
@@ -68,6 +70,13 @@ def test_run_directory_holds_every_model_prediction_and_the_fate_job_ids(tiny_de
     best = max(c["macro_f1"] for c in fusion["candidates"])
     kept = [c["weight_rf"] for c in fusion["candidates"] if c["macro_f1"] >= best - fusion["score_se"] - 1e-12]
     assert fusion["weight_rf"] == min(kept, key=lambda w: (abs(w - 0.5), w))
+    assert set(fusion["temperatures"]) == {"rf", "crnn"} and all(t > 0 for t in fusion["temperatures"].values())
+    assert fusion["adaptation"]["method"] == "em" and abs(sum(fusion["trained_priors"]) - 1) < 1e-9
+    adaptation = record["adaptation"]
+    assert set(adaptation["detectors"]) == {"rf", "crnn", "cnn", "rnn", "fusion_vote", "fusion_stacking"}
+    for name, found in adaptation["detectors"].items():
+        assert found["converged"] and abs(sum(found["priors"]) - 1) < 1e-6 and found["records"] > 0
+        assert record["models"][f"{name}_adapted"]["adapted_from"] == name
     assert (run_dir / "pipelines" / "rf.pkl").is_file() and (run_dir / "pipelines" / "crnn.pkl").is_file()
     assert [s["name"] for s in record["stages"]][0].startswith("prepare data")
     assert all(s["seconds"] > 0 for s in record["stages"])
@@ -85,6 +94,7 @@ def test_report_has_every_table_figure_model_and_class(tiny_demo):
     assert any(p.name.startswith("confusion_") for p in pngs) and any(p.name.startswith("roc_") for p in pngs)
     assert any(p.name == "learning_curve.png" for p in pngs)
     assert any(p.name == "fusion_weights.png" for p in pngs) and "nothing is chosen from it" in text
+    assert "class mix (label shift)" in text and "`fusion_vote` → `fusion_vote_adapted`" in text
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     html = (report / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="figures/' not in html
@@ -106,15 +116,15 @@ def new_records(tmp_path_factory, repo_root):
     return sample_kdd_file(source, 200, tmp_path_factory.mktemp("new") / "records.txt", seed=3)
 
 
-def predict(work, run_id, input_file, out=None):
+def predict(work, run_id, input_file, out=None, *extra):
     command = [sys.executable, "-m", "fedids.cli", "predict", "--model", run_id, "--runs-dir", str(work / "runs"),
-               "--input", str(input_file)] + (["--out", str(out)] if out else [])
+               "--input", str(input_file)] + (["--out", str(out)] if out else []) + list(extra)
     return subprocess.run(command, capture_output=True, text=True)
 
 
 def test_predict_scores_new_records_through_the_deployed_models(tiny_demo, new_records, tmp_path):
     work, run_id, _ = tiny_demo
-    result = predict(work, run_id, new_records, tmp_path / "scored.csv")
+    result = predict(work, run_id, new_records, tmp_path / "scored.csv", "--adapt")
     assert result.returncode == 0, result.stderr[-3000:]
     scored = pd.read_csv(tmp_path / "scored.csv")
     assert len(scored) == 200 and sorted(scored["id"]) == list(range(200))
@@ -123,6 +133,7 @@ def test_predict_scores_new_records_through_the_deployed_models(tiny_demo, new_r
         assert column in scored
     assert (scored[[f"p_{c}" for c in CLASSES]].sum(axis=1) - 1).abs().max() < 1e-3
     assert (scored["predicted"] == scored["class_in_file"]).mean() > 0.3  # a real detector, not noise
+    assert "fewer than adaptation.min_records (1000)" in result.stdout  # 200 records: too few to estimate a mix
 
 
 def test_predict_refuses_a_malformed_file_before_uploading_anything(tiny_demo, new_records, tmp_path):

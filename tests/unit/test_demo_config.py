@@ -28,6 +28,11 @@ def test_repository_profiles_load_and_inherit_from_quick():
                  "stacking": True}}, "profiles.tiny.fusion.selection"),
     ({"fusion": {"select_by": "macro_f1", "selection": "one_se", "bootstrap": 3, "grid_step": 0.05,
                  "stacking": True}}, "profiles.tiny.fusion.bootstrap"),
+    ({"fusion": {"calibration": "isotonic"}}, "profiles.tiny.fusion.calibration"),
+    ({"adaptation": {"method": "bbse"}}, "profiles.tiny.adaptation.method"),
+    ({"adaptation": {"tol": 0}}, "profiles.tiny.adaptation.tol"),
+    ({"adaptation": {"min_records": 0}}, "profiles.tiny.adaptation.min_records"),
+    ({"adaptation": {"window": 5}}, "profiles.tiny.adaptation"),
 ])
 def test_bad_profile_values_name_the_key(tmp_path, repo_root, override, key):
     raw = yaml.safe_load((repo_root / "conf" / "demo.yaml").read_text())

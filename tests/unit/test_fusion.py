@@ -102,3 +102,36 @@ def test_bad_fusion_settings_are_refused():
     with pytest.raises(ValueError, match="no validation record"):
         fit_fusion(np.array([], int), p[:0], p[:0], CLASSES)
     assert isinstance(prediction_frame(np.array([1]), np.eye(3)[:1], CLASSES), pd.DataFrame)
+
+
+def test_calibrated_fusion_scales_each_model_on_validation_and_applies_it_after_a_json_round_trip(tmp_path):
+    rng = np.random.default_rng(5)
+    logits = rng.normal(0, 1.5, (4000, 3))
+    calibrated = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    y = (rng.random(4000)[:, None] > calibrated.cumsum(1)).sum(1)      # labels drawn from the true posteriors
+    overconfident = np.exp(4 * logits) / np.exp(4 * logits).sum(1, keepdims=True)
+    fused = fit_fusion(y, overconfident, calibrated, CLASSES, calibration="temperature")
+    assert fused.calibration == "temperature"
+    assert fused.temperatures["rf"] == pytest.approx(4.0, rel=0.15)
+    assert fused.temperatures["crnn"] == pytest.approx(1.0, rel=0.15)
+    fused.save(tmp_path / "fusion.json")
+    again = FusedDetector.load(tmp_path / "fusion.json")
+    assert np.allclose(again.vote(overconfident, calibrated), fused.vote(overconfident, calibrated))
+    assert np.allclose(again.stack(overconfident, calibrated), fused.stack(overconfident, calibrated))
+    # the vote is of the scaled probabilities: with the right temperature the two inputs agree
+    scaled_rf, _ = fused.calibrated(overconfident, calibrated)
+    assert np.abs(scaled_rf - calibrated).mean() < 0.01
+
+
+def test_a_fusion_json_written_before_calibration_existed_still_loads_and_votes_unscaled(tmp_path):
+    (tmp_path / "fusion.json").write_text('{"classes": ["normal", "DoS", "Probe"], "weight_rf": 0.25, '
+                                          '"select_by": "macro_f1"}')
+    old = FusedDetector.load(tmp_path / "fusion.json")
+    a, b = np.eye(3), np.full((3, 3), 1 / 3)
+    assert old.temperatures is None and np.allclose(old.vote(a, b), 0.25 * a + 0.75 * b)
+
+
+def test_unknown_calibration_is_refused():
+    y = np.array([0, 1, 2, 0])
+    with pytest.raises(ValueError, match="calibration must be one of temperature, none"):
+        fit_fusion(y, np.eye(3)[y], np.eye(3)[y], CLASSES, calibration="isotonic")

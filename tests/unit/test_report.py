@@ -50,16 +50,20 @@ def _write_predictions(path: Path, ids: List[str], y: np.ndarray, proba: np.ndar
     frame.to_csv(path, index=False)
 
 
-def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False, seed: int = 7) -> Path:
+def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False, seed: int = 7,
+                 adapted: bool = False) -> Path:
     """A finished run directory: predictions of every model on valid and test, curves, fusion.json,
-    run.json. With weak_vote, fusion_vote is a poor model, so it cannot beat rf and crnn."""
+    run.json. With weak_vote, fusion_vote is a poor model, so it cannot beat rf and crnn. With adapted,
+    the test split's class mix differs from valid's and the demo's own adaptation step has run."""
     rng = np.random.default_rng(seed)
     run_id = f"20261204-231500-{protocol}"
     run_dir = root / run_id
     (run_dir / "predictions").mkdir(parents=True)
     (run_dir / "curves").mkdir()
+    mixes = {"valid": [0.45, 0.3, 0.13, 0.09, 0.03],
+             "test": [0.2, 0.2, 0.1, 0.4, 0.1] if adapted else [0.45, 0.3, 0.13, 0.09, 0.03]}
     for split, n in (("valid", 100), ("test", 300)):
-        y = rng.choice(len(CLASSES), size=n, p=[0.45, 0.3, 0.13, 0.09, 0.03])
+        y = rng.choice(len(CLASSES), size=n, p=mixes[split])
         y[: len(CLASSES)] = np.arange(len(CLASSES))  # every class present
         ids = [f"{split}-{i:05d}" for i in range(n)]
         onehot = np.eye(len(CLASSES))[y]
@@ -88,6 +92,9 @@ def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False
                                                                                                 0.8, 1.0)],
         "stacking_coef": [[0.5, -0.1, 0.2]], "stacking_intercept": [0.01], "stacking_classes": [0, 1],
     }
+    if adapted:
+        fusion.update(trained_priors=[0.4, 0.3, 0.13, 0.1, 0.07],
+                      adaptation={"method": "em", "max_iter": 1000, "tol": 1e-8, "min_records": 100})
     (run_dir / "fusion.json").write_text(json.dumps(fusion))
     models: Dict[str, Any] = {}
     for name, (kind, family, label, _strength) in MODELS.items():
@@ -97,6 +104,16 @@ def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False
             entry["predict_job_ids"] = {"valid": f"20261204232{len(models):03d}",
                                         "test": f"20261204233{len(models):03d}"}
         models[name] = entry
+    adaptation = None
+    if adapted:
+        from fedids.demo import ADAPTED_SUFFIX, adapt_detectors
+
+        detectors = ["rf", "crnn", "cnn", "rnn", "fusion_vote", "fusion_stacking"]
+        adaptation = adapt_detectors(run_dir, CLASSES, detectors, {"method": "em", "max_iter": 1000, "tol": 1e-8,
+                                                                   "min_records": 100}, "temperature")
+        for name in detectors:
+            models[name + ADAPTED_SUFFIX] = {"kind": "federated", "family": "adapted", "adapted_from": name,
+                                             "label": f"{models[name]['label']}; adapted (EM)"}
     run = {
         "run_id": run_id, "profile": "quick", "dataset": "nsl-kdd", "protocol": protocol,
         "started": "2026-12-04T23:15:00", "finished": "2026-12-04T23:41:10",
@@ -121,6 +138,7 @@ def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False
                              "bytes_per_round": {"A": {"sent": 201500, "received": 201800, "rounds": 5},
                                                  "B": {"sent": 201500, "received": 201800, "rounds": 5}}}},
         "fusion": {"weight_rf": 0.4, "select_by": "macro_f1"},
+        "adaptation": adaptation,
         "paper_claims": {
             "rf": {"accuracy": 0.999, "precision": 0.999, "source": "Zou et al., Table 3"},
             "crnn": {"accuracy": 0.999, "f1": 0.998, "source": "Zou et al., Table 3"},
@@ -251,7 +269,8 @@ def test_sections_come_in_the_documented_order(built):
     assert headings == [
         "Ablation (paper Table 3)", "Per class (paper Table 6)", "Federated vs centralized vs local-only",
         "Paper's claims (not our measurements)", "Confusion matrices (paper Figure 7)", "ROC curves",
-        "Learning curve (paper Figure 6)", "Fusion", "Communication", "Run",
+        "Learning curve (paper Figure 6)", "Fusion", "Adapted to the test records' class mix (label shift)",
+        "Communication", "Run",
     ]
 
 
@@ -407,3 +426,54 @@ def test_demo_headline_prints_the_reports_numbers_in_run_order_and_the_fusion_ma
     assert margins and f"accuracy {points['rf']:+.2f} / {points['crnn']:+.2f}" in margins[0]
     # without a report the table is computed from the prediction files: the same numbers
     assert headline(run_dir, CLASSES)[1:len(rows) + 1] == from_report[1:len(rows) + 1]
+
+
+@pytest.fixture(scope="module")
+def built_adapted(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, Path]:
+    root = tmp_path_factory.mktemp("report_adapted")
+    run_dir = make_run_dir(root / "runs", adapted=True)
+    return build_report(run_dir, root / "reports" / run_dir.name)
+
+
+def test_adaptation_section_shows_each_detectors_class_mix_and_before_after_numbers(built_adapted):
+    doc = json.loads(built_adapted["metrics"].read_text())
+    section = _sections(built_adapted["markdown"].read_text())["Adapted to the test records' class mix (label shift)"]
+    test, run = doc["splits"]["test"], json.loads((built_adapted["markdown"].parent.parent.parent / "runs" /
+                                                   built_adapted["markdown"].parent.name / "run.json").read_text())
+    for base in ("rf", "crnn", "cnn", "rnn", "fusion_vote", "fusion_stacking"):
+        adapted = f"{base}_adapted"
+        assert f"`{base}` → `{adapted}`" in section and f"Per class: `{adapted}`" in section
+        points = doc["adaptation"]["detectors"][base]["accuracy_points"]
+        assert points == pytest.approx(100 * (test[adapted]["accuracy"] - test[base]["accuracy"]))
+        estimated = run["adaptation"]["detectors"][base]["priors"]
+        assert f"estimated by `{base}`" in section and f"{estimated[3]:.4f}" in section
+        # the test split is 40 % R2L against 9 % in valid: every detector's estimate moves towards it
+        assert estimated[3] > run["adaptation"]["trained_priors"][3]
+    assert doc["adaptation"]["test_true_mix"][3] == pytest.approx(np.mean(load_predictions(
+        built_adapted["markdown"].parent.parent.parent / "runs" / built_adapted["markdown"].parent.name /
+        "predictions" / "rf.test.csv", CLASSES)[0] == 3))
+    assert "confusion_fusion_vote_adapted.png" in {p.name for p in built_adapted["figures"].glob("*.png")}
+
+
+def test_headline_compares_the_adapted_fusion_with_the_adapted_single_models(built_adapted):
+    doc = json.loads(built_adapted["metrics"].read_text())
+    title = _sections(built_adapted["markdown"].read_text())["title"]
+    test = doc["splits"]["test"]
+    margins = doc["headline"]["fusion"]["fusion_vote_adapted"]
+    assert set(margins["accuracy_points"]) == {"rf_adapted", "crnn_adapted"}
+    points = 100 * (test["fusion_vote_adapted"]["f1_macro"] - test["rf_adapted"]["f1_macro"])
+    assert f"{points:+.2f} points macro-F1" in title and "`crnn_adapted`" in title
+
+
+def test_a_run_without_adaptation_says_so_in_its_section(built):
+    section = _sections(built["markdown"].read_text())["Adapted to the test records' class mix (label shift)"]
+    assert "did not adapt" in section and "adaptation.method: none" in section
+
+
+def test_weight_diagnostic_also_shows_the_adapted_vote_at_every_weight(built_adapted):
+    doc = json.loads(built_adapted["metrics"].read_text())
+    sweep = doc["fusion_test_sweep"]
+    for metric in ("accuracy (adapted)", "macro_f1 (adapted)"):
+        assert len(sweep["test"][metric]) == len(sweep["weights"]) and metric in sweep["summary"]
+        assert all(0.0 <= v <= 1.0 for v in sweep["test"][metric])
+    assert "macro_f1 (adapted)" in _sections(built_adapted["markdown"].read_text())["Fusion"]
