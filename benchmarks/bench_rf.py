@@ -86,7 +86,7 @@ def secureboost_round(cfg: PartiesConfig, data_dir: Path, classes: List[str], ma
     """One round of FATE's hetero_secureboost (multi:ce: one tree per class) and its test metrics."""
     from fate_client.pipeline.components.fate import PSI, HeteroSecureBoost
 
-    from pipelines.common import new_pipeline, reader_task
+    from pipelines.common import new_pipeline, reader_task, run_job
     from pipelines.vertical_rf import PIPELINE, party_tables, predict_test_split
 
     pipeline = new_pipeline(cfg, "psi_check")
@@ -99,7 +99,7 @@ def secureboost_round(cfg: PartiesConfig, data_dir: Path, classes: List[str], ma
                             train_data=psi.outputs["output_data"])
     pipeline.add_tasks([reader, psi, sbt])
     pipeline.compile()
-    pipeline.fit()
+    run_job(pipeline, "train")
     job_id = pipeline.model_info.job_id
     seconds = task_seconds(cfg, job_id, "sbt_0")
     trees = n_classes if n_classes > 2 else 1

@@ -26,7 +26,7 @@ from data_upload.manifest import load_manifest
 from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.paths import project_root
-from pipelines.common import data_parties, new_pipeline, reader_task
+from pipelines.common import data_parties, new_pipeline, reader_task, run_job
 
 PIPELINE = "homo_crnn"
 RUNNER_MODULE = "crnn_component.runner"
@@ -191,7 +191,7 @@ def job_error_details(job_id: Optional[str], logs_root: Optional[Path] = None) -
 
 def _run_job(pipeline, stage: str) -> None:
     try:
-        pipeline.fit() if stage == "train" else pipeline.predict()
+        run_job(pipeline, stage)
     except ValueError as exc:
         text = str(exc)
         if "job_id=" not in text:

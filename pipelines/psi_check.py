@@ -16,7 +16,7 @@ from typing import List, Optional
 
 from data_upload.fate_upload import TableRef
 from fedids.config import PartiesConfig, load_parties
-from pipelines.common import new_pipeline
+from pipelines.common import new_pipeline, run_job
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def run_psi_check(cfg: PartiesConfig, guest_table: TableRef, host_table: TableRe
     psi = PSI("psi_0", input_data=reader.outputs["output_data"])
     pipeline.add_tasks([reader, psi])
     pipeline.compile()
-    pipeline.fit()
+    run_job(pipeline, "train")
     metrics = {m["name"]: m["data"] for m in pipeline.get_task_info("psi_0").get_output_metric()}
     summary = metrics["summary"]
     return PsiResult(

@@ -24,7 +24,7 @@ from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.model_config import load_rf_profile
 from fedids.flow import use_flow
-from pipelines.common import new_pipeline, reader_task
+from pipelines.common import new_pipeline, reader_task, run_job
 
 PIPELINE = "vertical_rf"
 
@@ -86,7 +86,7 @@ def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any]
     pipeline.add_tasks([reader, psi, forest, evaluation])
     pipeline.compile()
     started = time.perf_counter()
-    pipeline.fit()
+    run_job(pipeline, "train")
     timings = {"train_job_s": time.perf_counter() - started}
     run = VerticalRfRun(
         train_job_id=pipeline.model_info.job_id,
@@ -130,7 +130,7 @@ def predict_tables(cfg: PartiesConfig, pipeline: Any, tasks: List[Any], tables: 
     deployed.psi_0.input_data = test_reader.outputs["output_data"]
     predict_pipeline.add_tasks([test_reader, deployed])
     predict_pipeline.compile()
-    predict_pipeline.predict()
+    run_job(predict_pipeline, "predict")
     model_task = tasks[-1] if isinstance(tasks[-1], str) else tasks[-1].task_name
     predictions = predict_pipeline.get_task_info(model_task).get_output_data()["test_output_data"]
     return predict_pipeline.model_info.job_id, predictions

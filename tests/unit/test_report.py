@@ -477,3 +477,14 @@ def test_weight_diagnostic_also_shows_the_adapted_vote_at_every_weight(built_ada
         assert len(sweep["test"][metric]) == len(sweep["weights"]) and metric in sweep["summary"]
         assert all(0.0 <= v <= 1.0 for v in sweep["test"][metric])
     assert "macro_f1 (adapted)" in _sections(built_adapted["markdown"].read_text())["Fusion"]
+
+
+def test_an_em_that_stopped_at_max_iter_is_flagged_not_converged(tmp_path):
+    run_dir = make_run_dir(tmp_path / "runs", adapted=True)
+    run = json.loads((run_dir / "run.json").read_text())
+    run["adaptation"]["detectors"]["rnn"].update(converged=False, iterations=1000)
+    (run_dir / "run.json").write_text(json.dumps(run))
+    built = build_report(run_dir, tmp_path / "reports")
+    section = _sections(built["markdown"].read_text())["Adapted to the test records' class mix (label shift)"]
+    assert re.search(r"`rnn` → `rnn_adapted` \| [0-9.]+ \| 1000 \(not converged\) \|", section)
+    assert section.count("(not converged)") == 1  # only the detector whose EM stopped early
