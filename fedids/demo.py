@@ -29,7 +29,8 @@ from benchmarks.metrics import fate_probabilities
 from crnn_component.config import CrnnParams, load_crnn_profile
 from fedids.config import PartiesConfig
 from fedids.demo_config import DemoProfile
-from fedids.fusion import fit_fusion, join_by_id, prediction_frame, probability_columns
+from fedids.fusion import FusedDetector, fit_fusion, join_by_id, prediction_frame, probability_columns
+from fedids.label_shift import ADAPTED_SUFFIX
 from fedids.model_config import load_rf_profile
 from fedids.paths import conf_dir, project_root
 from fedids.progress import StageProgress
@@ -253,31 +254,32 @@ def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adapta
     return out
 
 
-ADAPTED_SUFFIX = "_adapted"
-
-
 def adapt_detectors(run_dir: Path, classes: Sequence[str], detectors: Sequence[str], settings: Dict[str, Any],
                     calibration: str) -> Dict[str, Any]:
     """Every federated detector alike: temperature-scale on valid (single models; the fused ones are
     built from calibrated inputs), then EM to the test records' class mix; writes MODEL_adapted.test.csv.
 
-    The trained class mix is A's validation labels (same ids in both layouts), Laplace-smoothed.
+    The trained class mix and rf's and crnn's temperatures are the fused detector's (fusion.json,
+    fitted on A's validation records); the other models' temperatures are fitted here on the same records.
     """
-    from fedids.label_shift import adapt_to_priors, apply_temperature, fit_temperature, source_priors
+    from fedids.label_shift import adapt_to_priors, apply_temperature, fit_temperature
 
-    y_valid = _read(run_dir, "rf", "valid")["label"].to_numpy(np.int64)
-    trained = source_priors(y_valid, len(classes))
+    fused = FusedDetector.load(run_dir / "fusion.json")
+    trained = np.asarray(fused.trained_priors, dtype=float)
+    temperatures = dict(fused.temperatures or {})
     cols = probability_columns(classes)
+    valid_records = len(_read(run_dir, "rf", "valid"))
     record: Dict[str, Any] = {"method": settings["method"], "calibration": calibration, "trained_priors": trained.tolist(),
-                              "trained_priors_from": f"valid labels at A ({len(y_valid)} records, +1 per class)",
+                              "trained_priors_from": f"valid labels at A ({valid_records} records, +1 per class)",
                               "detectors": {}}
     for name in detectors:
         test = _read(run_dir, name, "test")
-        proba, temperature = test[cols].to_numpy(float), None
+        proba, temperature = test[cols].to_numpy(float), temperatures.get(name)
         valid_file = run_dir / "predictions" / f"{name}.valid.csv"
-        if calibration == "temperature" and valid_file.is_file():
+        if calibration == "temperature" and temperature is None and valid_file.is_file():
             valid = pd.read_csv(valid_file)
             temperature = fit_temperature(valid[cols].to_numpy(float), valid["label"].to_numpy(np.int64))
+        if temperature is not None:
             proba = apply_temperature(proba, temperature)
         adapted = adapt_to_priors(proba, trained, max_iter=settings["max_iter"], tol=settings["tol"])
         _write(run_dir, name + ADAPTED_SUFFIX, "test",

@@ -79,6 +79,17 @@ def weight_sweep(y_true: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, weigh
             for metric in SELECT_BY}
 
 
+def calibrate_inputs(temperatures: Optional[Dict[str, float]], p_rf: np.ndarray, p_crnn: np.ndarray
+                     ) -> Tuple[np.ndarray, np.ndarray]:
+    """rf's and crnn's probabilities scaled by fusion.json's ``temperatures`` (as given when there are none)."""
+    from fedids.label_shift import apply_temperature
+
+    pair = (np.asarray(p_rf, dtype=float), np.asarray(p_crnn, dtype=float))
+    if not temperatures:
+        return pair
+    return tuple(apply_temperature(p, temperatures[name]) for name, p in zip(FUSED_INPUTS, pair))
+
+
 @dataclass
 class FusedDetector:
     """Soft-vote weight and stacking coefficients, as fitted on the validation split."""
@@ -99,12 +110,7 @@ class FusedDetector:
 
     def calibrated(self, p_rf: np.ndarray, p_crnn: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Both models' probabilities as the fusion was fitted on them (temperature-scaled, or as given)."""
-        from fedids.label_shift import apply_temperature
-
-        pair = (np.asarray(p_rf, dtype=float), np.asarray(p_crnn, dtype=float))
-        if not self.temperatures:
-            return pair
-        return tuple(apply_temperature(p, self.temperatures[name]) for name, p in zip(FUSED_INPUTS, pair))
+        return calibrate_inputs(self.temperatures, p_rf, p_crnn)
 
     def vote(self, p_rf: np.ndarray, p_crnn: np.ndarray) -> np.ndarray:
         """Weighted soft vote of the calibrated probabilities; rows sum to one."""

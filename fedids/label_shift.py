@@ -20,6 +20,7 @@ PROBABILITY_FLOOR = 1e-6            # a forest's vote can be exactly 0; its log 
 TEMPERATURE_BOUNDS = (0.05, 20.0)
 CALIBRATIONS = ("temperature", "none")
 ADAPTATIONS = ("em", "none")
+ADAPTED_SUFFIX = "_adapted"         # run directories: MODEL_adapted is MODEL after adaptation
 
 
 def _log_probabilities(proba: np.ndarray) -> np.ndarray:

@@ -20,13 +20,13 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import yaml
 
+from fedids.label_shift import ADAPTED_SUFFIX
 from report.figures import figure_name, fusion_weight_figure, write_figures
 from report.metrics import load_predictions, model_metrics
 
 ABLATION_MODELS = ("cnn", "rnn", "crnn", "rf", "fusion_vote", "fusion_stacking")
 FUSED_MODELS = ("fusion_vote", "fusion_stacking")
 SINGLE_FEDERATED = ("rf", "crnn")
-ADAPTED_SUFFIX = "_adapted"          # fedids.demo.ADAPTED_SUFFIX: MODEL_adapted is MODEL after label-shift adaptation
 REPORT_SPLIT = "test"
 VALID_SPLIT = "valid"
 PAPER_ACCURACY = 0.999
@@ -604,7 +604,7 @@ def fusion_test_sweep(data: RunData) -> Optional[Dict[str, Any]]:
     by id; None without candidates in fusion.json or without both prediction files."""
     import pandas as pd
 
-    from fedids.fusion import join_by_id, weight_sweep
+    from fedids.fusion import calibrate_inputs, join_by_id, weight_sweep
 
     candidates = data.fusion.get("candidates") if data.fusion else None
     files = [data.run_dir / "predictions" / f"{m}.{REPORT_SPLIT}.csv" for m in SINGLE_FEDERATED]
@@ -620,10 +620,8 @@ def fusion_test_sweep(data: RunData) -> Optional[Dict[str, Any]]:
     if y is None or len(y) == 0:
         return None
     temperatures = data.fusion.get("temperatures")
-    if isinstance(temperatures, Mapping) and temperatures:  # the vote is of temperature-scaled probabilities
-        from fedids.label_shift import apply_temperature
-
-        p_rf, p_crnn = apply_temperature(p_rf, temperatures["rf"]), apply_temperature(p_crnn, temperatures["crnn"])
+    # the vote is of the probabilities as the fusion scaled them
+    p_rf, p_crnn = calibrate_inputs(temperatures if isinstance(temperatures, Mapping) else None, p_rf, p_crnn)
     scores = weight_sweep(y, p_rf, p_crnn, weights, len(data.classes))
     sweep: Dict[str, Any] = {"weights": weights, "records": int(len(y)),
                              "test": {m: scores[m].tolist() for m in ("accuracy", "macro_f1")}}

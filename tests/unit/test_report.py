@@ -93,7 +93,10 @@ def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False
         "stacking_coef": [[0.5, -0.1, 0.2]], "stacking_intercept": [0.01], "stacking_classes": [0, 1],
     }
     if adapted:
-        fusion.update(trained_priors=[0.4, 0.3, 0.13, 0.1, 0.07],
+        from fedids.label_shift import source_priors
+
+        valid_labels = pd.read_csv(run_dir / "predictions" / "rf.valid.csv")["label"].to_numpy()
+        fusion.update(trained_priors=source_priors(valid_labels, len(CLASSES)).tolist(),  # as fedids.demo.fuse
                       adaptation={"method": "em", "max_iter": 1000, "tol": 1e-8, "min_records": 100})
     (run_dir / "fusion.json").write_text(json.dumps(fusion))
     models: Dict[str, Any] = {}
