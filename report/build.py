@@ -907,12 +907,27 @@ def _html_inline(text: str) -> str:
     return re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", escaped)
 
 
+def section_anchor(title: str) -> str:
+    """The anchor of a section heading, as GitHub and most Markdown viewers derive it (lowercase,
+    punctuation dropped, spaces to hyphens); report.html gives its sections the same ids."""
+    kept = re.sub(r"[^\w\- ]", "", title.strip().lower())
+    return kept.replace(" ", "-")
+
+
+def _sections(blocks: Sequence[Block]) -> List[str]:
+    return [b.text for b in blocks if isinstance(b, Heading) and b.level == 2]
+
+
 def render_markdown(blocks: Sequence[Block], base: Path) -> str:
-    """report.md: figures linked relative to `base`, the folder report.md is written to."""
+    """report.md: figures linked relative to `base`, the folder report.md is written to; a contents
+    line under the title, because the report is long."""
     out: List[str] = []
     for block in blocks:
         if isinstance(block, Heading):
             out.append(f"{'#' * block.level} {block.text}")
+            if block.level == 1:
+                out.append("Contents: " + " · ".join(f"[{_md_inline(t)}](#{section_anchor(t)})"
+                                                    for t in _sections(blocks)))
         elif isinstance(block, Paragraph):
             out.append(block.text)
         elif isinstance(block, Table):
@@ -943,6 +958,8 @@ pre code { background: none; padding: 0; }
 figure { margin: 1em 0; }
 figure img { max-width: 100%; border: 1px solid #ddd; }
 figcaption { font-size: .9em; color: #555; }
+nav { background: #f8f8f8; border: 1px solid #ddd; padding: .5em 1em; }
+ul.contents { columns: 2; margin: .3em 0; }
 """
 
 _NUMBER = re.compile(r"^[+-]?[\d,]+(\.\d+)?$")
@@ -953,8 +970,14 @@ def render_html(blocks: Sequence[Block], title: str) -> str:
     """report.html: one self-contained file, figures as base64 data URIs, inline CSS, no script."""
     body: List[str] = []
     for block in blocks:
-        if isinstance(block, Heading):
+        if isinstance(block, Heading) and block.level == 2:
+            body.append(f"<h2 id=\"{section_anchor(block.text)}\">{_html_inline(block.text)}</h2>")
+        elif isinstance(block, Heading):
             body.append(f"<h{block.level}>{_html_inline(block.text)}</h{block.level}>")
+            if block.level == 1:
+                links = "".join(f"<li><a href=\"#{section_anchor(t)}\">{_html_inline(t)}</a></li>"
+                                for t in _sections(blocks))
+                body.append(f"<nav><strong>Contents</strong><ul class=\"contents\">{links}</ul></nav>")
         elif isinstance(block, Paragraph):
             body.append(f"<p>{_html_inline(block.text)}</p>")
         elif isinstance(block, Table):

@@ -277,6 +277,20 @@ def test_sections_come_in_the_documented_order(built):
     ]
 
 
+def test_both_reports_open_with_contents_linking_every_section(built):
+    from report.build import section_anchor
+
+    markdown, page = built["markdown"].read_text(), built["html"].read_text()
+    headings = [h for h in _sections(markdown) if h != "title"]
+    contents_line = next(line for line in markdown.splitlines() if line.startswith("Contents: "))
+    assert markdown.index(contents_line) < markdown.index("## ")
+    for heading in headings:
+        anchor = section_anchor(heading)
+        assert f"](#{anchor})" in contents_line
+        assert f'<a href="#{anchor}">' in page and f'<h2 id="{anchor}">' in page
+    assert section_anchor("Paper's claims (not our measurements)") == "papers-claims-not-our-measurements"
+
+
 def test_ablation_table_names_macro_and_weighted_columns(built):
     ablation = _sections(built["markdown"].read_text())["Ablation (paper Table 3)"]
     headers = ("P (macro)", "F1 (macro)", "P (weighted)", "F1 (weighted)", "AUC (macro)", "AUC (weighted)")
