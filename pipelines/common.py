@@ -7,7 +7,7 @@ so the same pipeline runs on standalone and on a cluster.
 from __future__ import annotations
 
 import time
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, TypeVar
 
 from fedids.config import PartiesConfig, PipelineRoles
 from fedids.flow import use_flow
@@ -17,6 +17,8 @@ from fedids.flow import use_flow
 TRANSIENT_FLOW_ERRORS = ("database is locked", "BusyError", "Connection refused", "Read timed out",
                          "RemoteDisconnected")
 FINAL_JOB_STATES = ("success", "failed", "canceled")
+
+T = TypeVar("T")
 
 
 def role_party_ids(cfg: PartiesConfig, roles: PipelineRoles) -> Dict[str, Any]:
@@ -74,7 +76,8 @@ def wait_for_job(query: Callable[[], Dict[str, Any]], job_id: str, give_up_after
     waited = 0.0
     while True:
         response = query()
-        code, message = response.get("code"), str(response.get("message", ""))
+        # fate_client's FlowClient answers a refused connection itself, as {"code": 100, "retmsg": ...}
+        code, message = response.get("code"), str(response.get("message") or response.get("retmsg") or "")
         if code == 0 and response.get("data"):
             failing_since = None
             records = response["data"]
@@ -87,6 +90,22 @@ def wait_for_job(query: Callable[[], Dict[str, Any]], job_id: str, give_up_after
                 raise RuntimeError(f"FATE Flow did not answer about job {job_id} for {give_up_after_s:.0f} s: {message}")
         else:
             raise RuntimeError(f"FATE Flow cannot report job {job_id}: code {code}, {message}")
+        sleep(poll_s)
+        waited += poll_s
+
+
+def read_through_busy_flow(read: Callable[[], T], give_up_after_s: float = 300.0, poll_s: float = 2.0,
+                           sleep: Callable[[float], None] = time.sleep) -> T:
+    """``read()`` of a finished job's outputs (metrics, data) through fate_client, retried while FATE
+    Flow answers transiently (busy database, refused connection) for up to ``give_up_after_s``
+    seconds; any other error, or the last transient one, is raised as it came."""
+    waited = 0.0
+    while True:
+        try:
+            return read()
+        except Exception as exc:  # fate_client raises ValueError carrying FATE Flow's answer
+            if not is_transient_flow_error(str(exc)) or waited >= give_up_after_s:
+                raise
         sleep(poll_s)
         waited += poll_s
 

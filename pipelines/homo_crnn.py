@@ -26,7 +26,7 @@ from data_upload.manifest import load_manifest
 from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.paths import project_root
-from pipelines.common import data_parties, new_pipeline, reader_task, run_job
+from pipelines.common import data_parties, new_pipeline, read_through_busy_flow, reader_task, run_job
 
 PIPELINE = "homo_crnn"
 RUNNER_MODULE = "crnn_component.runner"
@@ -290,15 +290,17 @@ def run_homo_crnn(cfg: PartiesConfig, train_tables: Dict[str, TableRef], feat: i
     evaluation_by_party: Dict[str, List[Dict[str, Any]]] = {}
     summaries: Dict[str, Dict[str, Any]] = {}
     train_predictions: Dict[str, Any] = {}
+    def metric(role: str, party_id: str, task: str) -> List[Dict[str, Any]]:
+        return read_through_busy_flow(lambda: invoker.get_output_metric(job_id, role, party_id, task))
+
     for party, label in clients.items():
         role, party_id = role_of(label), cfg.party_id(party)
-        evaluation_by_party[party] = invoker.get_output_metric(job_id, role, party_id, "eval_0")
-        summaries[party] = _metric(invoker.get_output_metric(job_id, role, party_id, TASK), "crnn_summary") or {}
+        evaluation_by_party[party] = metric(role, party_id, "eval_0")
+        summaries[party] = _metric(metric(role, party_id, TASK), "crnn_summary") or {}
         if fetch_predictions or valid_tables:
-            train_predictions[party] = (invoker.get_output_data(job_id, role, party_id, TASK) or {}).get(
-                "train_output_data")
-    summaries[roles.arbiter] = _metric(
-        invoker.get_output_metric(job_id, "arbiter", cfg.party_id(roles.arbiter), TASK), "crnn_summary") or {}
+            outputs = read_through_busy_flow(lambda: invoker.get_output_data(job_id, role, party_id, TASK))
+            train_predictions[party] = (outputs or {}).get("train_output_data")
+    summaries[roles.arbiter] = _metric(metric("arbiter", cfg.party_id(roles.arbiter), TASK), "crnn_summary") or {}
 
     client_curves = {p: summaries[p].get("curve", []) for p in clients}
     rounds = {p: s.get("rounds", []) for p, s in summaries.items()}
@@ -354,7 +356,8 @@ def predict_deployed(cfg: PartiesConfig, pipeline: Any, tables: Dict[str, TableR
     frames = {}
     for party, label in clients.items():
         role = "guest" if label == "guest" else "host"
-        frames[party] = (invoker.get_output_data(job_id, role, cfg.party_id(party), TASK) or {}).get("test_output_data")
+        outputs = read_through_busy_flow(lambda: invoker.get_output_data(job_id, role, cfg.party_id(party), TASK))
+        frames[party] = (outputs or {}).get("test_output_data")
     return job_id, frames
 
 

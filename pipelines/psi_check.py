@@ -16,7 +16,7 @@ from typing import List, Optional
 
 from data_upload.fate_upload import TableRef
 from fedids.config import PartiesConfig, load_parties
-from pipelines.common import new_pipeline, run_job
+from pipelines.common import new_pipeline, read_through_busy_flow, run_job
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def run_psi_check(cfg: PartiesConfig, guest_table: TableRef, host_table: TableRe
     pipeline.add_tasks([reader, psi])
     pipeline.compile()
     run_job(pipeline, "train")
-    metrics = {m["name"]: m["data"] for m in pipeline.get_task_info("psi_0").get_output_metric()}
+    metrics = {m["name"]: m["data"] for m in read_through_busy_flow(pipeline.get_task_info("psi_0").get_output_metric)}
     summary = metrics["summary"]
     return PsiResult(
         job_id=pipeline.model_info.job_id,

@@ -24,7 +24,7 @@ from data_upload.upload import TABLES_FILE
 from fedids.config import PartiesConfig, load_parties
 from fedids.model_config import load_rf_profile
 from fedids.flow import use_flow
-from pipelines.common import new_pipeline, reader_task, run_job
+from pipelines.common import new_pipeline, read_through_busy_flow, reader_task, run_job
 
 PIPELINE = "vertical_rf"
 
@@ -93,9 +93,9 @@ def train_vertical_rf(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any]
         predict_job_id=None,
         params=params,
         classes=classes,
-        train_metrics=pipeline.get_task_info("rf_0").get_output_metric(),
-        evaluation=pipeline.get_task_info("eval_0").get_output_metric(),
-        train_predictions=pipeline.get_task_info("rf_0").get_output_data()["train_output_data"],
+        train_metrics=read_through_busy_flow(pipeline.get_task_info("rf_0").get_output_metric),
+        evaluation=read_through_busy_flow(pipeline.get_task_info("eval_0").get_output_metric),
+        train_predictions=read_through_busy_flow(pipeline.get_task_info("rf_0").get_output_data)["train_output_data"],
         timings=timings,
         pipeline=pipeline,
     )
@@ -132,7 +132,7 @@ def predict_tables(cfg: PartiesConfig, pipeline: Any, tasks: List[Any], tables: 
     predict_pipeline.compile()
     run_job(predict_pipeline, "predict")
     model_task = tasks[-1] if isinstance(tasks[-1], str) else tasks[-1].task_name
-    predictions = predict_pipeline.get_task_info(model_task).get_output_data()["test_output_data"]
+    predictions = read_through_busy_flow(predict_pipeline.get_task_info(model_task).get_output_data)["test_output_data"]
     return predict_pipeline.model_info.job_id, predictions
 
 
