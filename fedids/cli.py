@@ -210,6 +210,32 @@ def _cmd_bench_scaling(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_audit(args: argparse.Namespace) -> int:
+    """What this site's FATE tasks sent (the audit trail of fedids/audit.py), and pruning it."""
+    from pathlib import Path
+
+    from fedids.audit import audit_root
+    from fedids.audit_view import (AuditError, format_bytes, list_trails, prune_trails, sent_lines, summarize_job,
+                                   trail_lines)
+    from fedids.paths import project_root
+
+    root = Path(args.root) if args.root else audit_root(project_root() / ".fate" / "audit")
+    try:
+        if args.action == "list":
+            print("\n".join(trail_lines(list_trails(root))))
+        elif args.action == "show":
+            print("\n".join(sent_lines(summarize_job(root, args.job_id))))
+        else:
+            removed = prune_trails(root, args.keep, dry_run=args.dry_run)
+            verb = "would remove" if args.dry_run else "removed"
+            freed = sum(t.bytes for t in removed)
+            print(f"{verb} the trails of {len(removed)} jobs ({format_bytes(freed)}) under {root}; kept the newest {args.keep}")
+    except AuditError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG_ERROR
+    return 0
+
+
 def _add_bench_folders(parser: argparse.ArgumentParser) -> None:
     """--data-dir and --work-dir, the same for every benchmark."""
     parser.add_argument("--data-dir", default="../shared/datasets/nsl-kdd", help="folder with the NSL-KDD files")
@@ -295,6 +321,19 @@ def build_parser() -> argparse.ArgumentParser:
                         "unseen attacks break that (benchmarks/RESULTS.md)")
     p.add_argument("--runs-dir", default="runs")
     p.set_defaults(func=_cmd_predict)
+
+    audit = sub.add_parser("audit", help="what this site's FATE tasks sent to the other parties (the audit trail)")
+    audit.add_argument("--root", default=None,
+                       help="the trail's folder (default: $FEDIDS_AUDIT_DIR, else .fate/audit of the standalone)")
+    audit_sub = audit.add_subparsers(dest="action", metavar="ACTION")
+    audit_sub.required = True
+    audit_sub.add_parser("list", help="every job with a trail: parties, messages, size")
+    p = audit_sub.add_parser("show", help="what each party sent in one job: names, destinations, counts, bytes, kinds")
+    p.add_argument("job_id", help="a FATE job id (see `fedids audit list`)")
+    p = audit_sub.add_parser("prune", help="remove the trails of all jobs but the newest N")
+    p.add_argument("--keep", type=int, required=True, metavar="N", help="how many of the newest jobs to keep")
+    p.add_argument("--dry-run", action="store_true", help="only say what would be removed")
+    audit.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("demo", help="the main job: prepare, upload, train RF + CRNN through FATE, fuse, report")
     p.add_argument("--profile", default="quick", help="profile of conf/demo.yaml: quick (default), paper, paper-core (RF + CRNN only), tiny")

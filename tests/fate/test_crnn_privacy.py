@@ -57,7 +57,7 @@ def trail(nsl_horizontal, fate_flow, one_epoch, repo_root):
     for name, messages in sent.items():
         assert messages, (f"no audit trail of {name} for job {run.train_job_id} under {root}: does FATE Flow run "
                           "with FEDIDS_AUDIT_DIR (./standalone_deploy.sh sets it)?")
-    return SimpleNamespace(run=run, sent=sent, party=party, manifest=run_manifest(nsl_horizontal))
+    return SimpleNamespace(run=run, sent=sent, party=party, manifest=run_manifest(nsl_horizontal), root=root)
 
 
 def run_manifest(data_dir) -> Dict[str, Any]:
@@ -217,3 +217,22 @@ def test_besides_the_masked_model_and_loss_the_arbiter_learns_row_counts_and_the
     for message in named(trail.sent["C"], f"{AGG}_loss_aggregated_values"):
         assert float(np.asarray(message["value"][0])) == pytest.approx(mean_loss, abs=1e-12)
     assert 0.0 < mean_loss < 10.0
+
+
+def test_fedids_audit_show_summarises_this_jobs_trail_party_by_party(trail, capsys):
+    """What an analyst sees with `fedids audit show JOB`: every name each party sent, how often, to whom."""
+    from fedids.audit_view import summarize_job
+    from fedids.cli import main
+
+    groups = summarize_job(trail.root, trail.run.train_job_id)
+    for name, (role, pid) in trail.party.items():
+        counts: Dict[str, int] = {}
+        for message in trail.sent[name]:
+            counts[message["name"]] = counts.get(message["name"], 0) + 1
+        shown = {g.name: g.count for g in groups if g.party == f"{role}_{pid}"}
+        assert shown == counts
+    masked = next(g for g in groups if g.party == "guest_{}".format(trail.party["A"][1])
+                  and g.name == f"{AGG}_model_mixed_client_values")
+    assert masked.to == [("arbiter", str(trail.party["C"][1]))] and "ndarray float64" in masked.value
+    assert main(["audit", "--root", str(trail.root), "show", trail.run.train_job_id]) == 0
+    assert f"{AGG}_model_mixed_client_values" in capsys.readouterr().out

@@ -228,3 +228,23 @@ def paillier_run_host_thresholds(fate_flow, job_id):
     model = next(iter(response["data"].values())) if "thresholds" not in response["data"] else response["data"]
     model = model if "thresholds" in model else next(iter(model.values()))
     return {float(v[1]) for tree in model["thresholds"] for v in tree.values()}
+
+
+def test_the_forest_benchmark_counts_each_partys_bytes_from_the_audit_trail(paillier_run, fate_flow, repo_root):
+    from benchmarks.bench_rf import markdown_table, sent_bytes
+
+    by_role = sent_bytes(paillier_run.train_job_id)
+    assert by_role is not None and set(by_role) == {"guest", "host", "arbiter"}
+    root = audit_root(repo_root / ".fate" / "audit")
+    for party, role in (("A", "guest"), ("B", "host"), ("C", "arbiter")):
+        files = [f for folder in root.glob(f"{paillier_run.train_job_id}_*")
+                 for f in (folder / f"{role}_{fate_flow.party_id(party)}").glob("*.pkl")]
+        assert sum(by_role[role].values()) == sum(f.stat().st_size for f in files) > 0
+    assert {"encrypted_labels", "partition"} <= set(by_role["guest"]) and "host_histogram" in by_role["host"]
+    table = markdown_table({"classes": ["normal"], "models": {"federated_rf_paillier": {
+        "accuracy": 1.0, "macro_f1": 1.0, "weighted_f1": 1.0, "auc_ovr_macro": 1.0, "train_seconds": 1.0,
+        "per_tree_seconds": 0.2, "recall_per_class": {"normal": 1.0}, "sent_bytes": by_role}}})
+    guest_row = next(line for line in table.splitlines() if line.startswith("| federated_rf_paillier | guest |"))
+    assert f"| {sum(by_role['guest'].values()):,} |" in guest_row
+    largest = max(by_role["guest"], key=by_role["guest"].get)
+    assert f"{largest} {by_role['guest'][largest]:,}" in guest_row

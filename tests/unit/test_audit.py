@@ -5,7 +5,6 @@ still see every message, and starting the audit twice must not record anything t
 from __future__ import annotations
 
 import pickle
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -13,43 +12,7 @@ from fate.arch.context import _parties
 
 from crnn_component import traffic
 from fedids import audit
-
-
-class FakeFederation:
-    """Just what FATE's _push and the counter touch: push_bytes and the local party."""
-
-    local_party = ("guest", "9999")
-    session_id = "202612050000000000000_homo_nn_0_0"
-
-    def __init__(self) -> None:
-        self.delivered = []
-
-    def push_bytes(self, v, name, tag, parties):
-        self.delivered.append((name, tag, list(parties), v))
-
-
-def fate_like_push(federation, computing, name, namespace, parties, value, max_message_size,
-                   num_partitions_of_slice_table):
-    """Stands in for FATE's _push: serialise, hand the bytes to the federation."""
-    federation.push_bytes(v=pickle.dumps(value), name=name, tag=namespace.federation_tag, parties=parties)
-
-
-@pytest.fixture
-def clean_process(monkeypatch, tmp_path):
-    """A process state with FATE's push replaced by a fake and neither wrapper installed."""
-    monkeypatch.setattr(_parties, "_push", fate_like_push)
-    monkeypatch.setattr(traffic, "_COUNTER", None)
-    monkeypatch.setattr(audit, "_FOLDER", None)
-    monkeypatch.setenv(audit.AUDIT_ENV, str(tmp_path / "audit"))
-    federation = FakeFederation()
-    return SimpleNamespace(federation=federation, ctx=SimpleNamespace(federation=federation),
-                           root=tmp_path / "audit")
-
-
-def send(federation, name, value, to=(("arbiter", "10001"),), tag="homo_nn_0.train.aggregation.0"):
-    # FATE's Party.put calls _push with keywords only
-    _parties._push(federation=federation, computing=None, name=name, namespace=SimpleNamespace(federation_tag=tag),
-                   parties=list(to), value=value, max_message_size=1 << 20, num_partitions_of_slice_table=1)
+from tests.unit.audit_fakes import fate_like_push, send
 
 
 @pytest.mark.parametrize("order", ["counter_then_audit", "audit_then_counter"])
