@@ -42,6 +42,11 @@ ARBITER_SENDS = {(f"agg_weight_{AGG}_0", SETUP), ("agg_loss_0", SETUP), (f"{AGG}
 FED_PARA_KEYS = {"num_train_epochs", "max_steps", "num_update_steps_per_epoch", "epochs_trained",
                  "steps_trained_in_current_epoch", "max_aggregation", "aggregate_freq", "aggregation_strategy",
                  "can_aggregate_loss"}
+# The fractional parts of a masked upload lie on a grid of 2^-33 in (-1.2, 1.2); a raw value that is
+# a float32 (grid 2^-24 in [0.5, 1)) lies on it too, so one of ~50,000 fractions equals one of ~1,500
+# raw values by chance in about one run of a hundred (seen once in CI; none in 70 rounds x 7 million
+# values of a paper-profile job). A leaked row or column would put tens to thousands there.
+CHANCE_HITS = 2
 MASK_RANGE = 1e7  # fate_utils' RandomMix draws each pairwise mask uniformly from (-1e7, 1e7)
 
 
@@ -144,7 +149,7 @@ def test_no_message_carries_a_clients_rows_or_labels(trail, nsl_horizontal):
                     assert not np.array_equal(np.sort(array.ravel()), np.sort(labels)), f"labels in {message['name']}"
                 if array.size > 1:  # vectors; every scalar a client sends is pinned in the last test
                     hits = np.isin(array.astype(float).ravel(), raw)
-                    assert not hits.any(), f"{hits.sum()} raw feature values of {client} in {message['name']}"
+                    assert hits.sum() <= CHANCE_HITS, f"{hits.sum()} raw feature values of {client} in {message['name']}"
                     checked += array.size
         # what a client uploads is the size of the model (fraction and integer part), not of its data
         assert checked == 2 * trail.run.parameter_count
