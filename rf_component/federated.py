@@ -11,8 +11,10 @@ multiplicities to the hosts. Per level:
   guest    scores its own candidates in plaintext, sends the arbiter only its best gain per node
   arbiter  decrypts the hosts' class counts, scores their candidates, picks each node's winner,
            tells everyone who won, and tells each winning host which of its candidates won
-  winners  send the guest which rows of their nodes go left; the guest moves the rows and sends
-           the new node of every row to the hosts (the node partition is shared, as in SecureBoost)
+  winners  send the guest which rows of their nodes go left (one bit per row); the guest tells each
+           host the children of every split node and, one bit per row, which rows of the nodes that
+           host did not win go left; every party moves the rows alike (the node partition is shared,
+           as in SecureBoost)
 A split's feature and threshold stay with its owner; others see only the owner and an opaque id.
 Leaf class distributions are known to the guest only.
 
@@ -135,6 +137,39 @@ def _slots(node_of_row: np.ndarray, to_split: List[int], n_nodes: int) -> np.nda
     return slot_of_node[node_of_row]
 
 
+def rows_of_slots(slot: np.ndarray, marked: np.ndarray) -> np.ndarray:
+    """Mask of the rows whose node is a marked slot (``marked``: one bool per slot; slot -1 never is)."""
+    return np.append(np.asarray(marked, dtype=bool), False)[slot]
+
+
+def pack_decisions(goes_left: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Whether each row of the mask ``rows`` goes left, one bit per row in row order (np.packbits)."""
+    return np.packbits(goes_left[rows])
+
+
+def unpack_decisions(packed: np.ndarray, rows: np.ndarray, sender: str) -> np.ndarray:
+    """The decisions ``pack_decisions`` sent for the mask ``rows``; raises if their count is not its."""
+    n = int(np.count_nonzero(rows))
+    packed = np.asarray(packed, dtype=np.uint8)
+    if packed.size != (n + 7) // 8:
+        raise RuntimeError(f"{sender} sent left/right decisions for {8 * packed.size} rows; {n} expected")
+    return np.unpackbits(packed, count=n).astype(bool)
+
+
+def move_rows(node_of_row: np.ndarray, slot: np.ndarray, to_split: List[int], children: Dict[int, tuple],
+              goes_left: np.ndarray) -> np.ndarray:
+    """Every row of a node that split moves to its left or right child; every party computes the same."""
+    left = np.full(len(to_split) + 1, -1, dtype=np.int64)  # the last entry serves slot -1
+    right = left.copy()
+    for k, node in enumerate(to_split):
+        if node in children:
+            left[k], right[k] = children[node]
+    moving = left[slot] >= 0
+    moved = node_of_row.copy()
+    moved[moving] = np.where(goes_left[moving], left[slot[moving]], right[slot[moving]])
+    return moved
+
+
 # ----------------------------------------------------------------------------------- guest
 class GuestForest:
     """Party A: holds the labels; draws every random choice; builds the tree structures."""
@@ -199,7 +234,8 @@ class GuestForest:
         rng = tree_rng(p.seed, t)
         weights = bootstrap_multiplicities(rng, n_rows, p.bootstrap)
         tree_features = sample_tree_features(rng, n_total, p.tree_feature_fraction)
-        tree_ctx.hosts.put("tree_plan", {"weights": weights.astype(np.int32)})
+        # multiplicities are small counts: the narrowest unsigned type (one byte per row, as a rule)
+        tree_ctx.hosts.put("tree_plan", {"weights": weights.astype(np.min_scalar_type(int(weights.max(initial=0))))})
         fweights = weights.astype(np.float64)
         tree = TreeStructure()
         node_of_row = np.zeros(n_rows, dtype=np.int64)
@@ -226,16 +262,14 @@ class GuestForest:
             level_ctx.arbiter.put("guest_gains", best.gain)
             winners = level_ctx.arbiter.get("winners")
 
-            goes_left = np.full(n_rows, -1, dtype=np.int8)
-            for k in np.flatnonzero(winners == GUEST_INDEX):
-                rows = slot == k
-                goes_left[rows] = bins.bins[rows, best.feature[k]] <= best.bin[k]
-                cover[best.feature[k]] += fweights[rows].sum()
-            for h, host_left in enumerate(level_ctx.hosts.get("goes_left")):
-                decided = host_left >= 0
-                if np.any(goes_left[decided] >= 0):
-                    raise RuntimeError(f"host {h} decided rows of a node it did not win")
-                goes_left[decided] = host_left[decided]
+            goes_left = np.zeros(n_rows, dtype=bool)
+            own = np.flatnonzero(rows_of_slots(slot, winners == GUEST_INDEX))
+            own_slot = slot[own]
+            goes_left[own] = bins.bins[own, best.feature[own_slot]] <= best.bin[own_slot]
+            cover += np.bincount(best.feature[own_slot], weights=fweights[own], minlength=cover.size)
+            host_rows = [rows_of_slots(slot, winners == h + 1) for h in range(len(self.host_feature_counts))]
+            for h, reply in enumerate(level_ctx.hosts.get("goes_left")):
+                goes_left[host_rows[h]] = unpack_decisions(reply["packed"], host_rows[h], f"host {h}")
 
             children: Dict[int, tuple] = {}
             next_level: List[int] = []
@@ -244,13 +278,13 @@ class GuestForest:
                 if winner == NO_WINNER:
                     continue
                 split_id = int(best.feature[k] * bins.max_bins + best.bin[k]) if winner == GUEST_INDEX else -1
-                left, right = tree.split(node, winner, split_id)
-                rows = slot == k
-                node_of_row[rows & (goes_left == 1)] = left
-                node_of_row[rows & (goes_left == 0)] = right
-                children[node] = (left, right)
-                next_level += [left, right]
-            level_ctx.hosts.put("partition", {"children": children, "node_of_row": node_of_row.astype(np.int32)})
+                children[node] = tree.split(node, winner, split_id)
+                next_level += list(children[node])
+            node_of_row = move_rows(node_of_row, slot, to_split, children, goes_left)
+            split_rows = rows_of_slots(slot, winners != NO_WINNER)
+            for h, rows_h in enumerate(host_rows):  # a host knows its own decisions: it gets the others'
+                level_ctx.hosts[h].put("partition", {"children": children,
+                                                     "goes_left": pack_decisions(goes_left, split_rows & ~rows_h)})
             level = next_level
         set_leaf_distributions(tree, node_of_row, fweights, labels, s.n_classes)
         return tree, node_of_row
@@ -382,20 +416,27 @@ class HostForest:
                  "occupied": occupied.astype(np.int32)},
             )
             won = level_ctx.arbiter.get("host_splits")  # slot -> (rank among selected features, bin)
-            goes_left = np.full(n_rows, -1, dtype=np.int8)
+            feature_of_slot = np.full(len(to_split), -1, dtype=np.int64)
+            bin_of_slot = np.zeros(len(to_split), dtype=np.int64)
             for k, (rank, bin_) in won.items():
-                feature = int(selected[k][rank])
-                rows = slot == k
-                goes_left[rows] = bins.bins[rows, feature] <= bin_
-                splits[to_split[k]] = (feature, int(bin_))
-                cover[feature] += weights[rows].sum()
-            level_ctx.guest.put("goes_left", goes_left)
+                feature_of_slot[k], bin_of_slot[k] = int(selected[k][rank]), int(bin_)
+                splits[to_split[k]] = (int(selected[k][rank]), int(bin_))
+            own_mask = rows_of_slots(slot, feature_of_slot >= 0)
+            own = np.flatnonzero(own_mask)
+            own_slot = slot[own]
+            goes_left = np.zeros(n_rows, dtype=bool)
+            goes_left[own] = bins.bins[own, feature_of_slot[own_slot]] <= bin_of_slot[own_slot]
+            cover += np.bincount(feature_of_slot[own_slot], weights=weights[own], minlength=cover.size)
+            level_ctx.guest.put("goes_left", {"packed": pack_decisions(goes_left, own_mask)})
             partition = level_ctx.guest.get("partition")
-            node_of_row = partition["node_of_row"].astype(np.int64)
-            n_nodes += 2 * len(partition["children"])  # every split adds its two children
+            children = partition["children"]
+            others = rows_of_slots(slot, [node in children for node in to_split]) & ~own_mask
+            goes_left[others] = unpack_decisions(partition["goes_left"], others, "the guest")
+            node_of_row = move_rows(node_of_row, slot, to_split, children, goes_left)
+            n_nodes += 2 * len(children)  # every split adds its two children
             parent_hist = {
                 child: (parent_hist[node][0], parent_hist[node][1], node, side)
-                for node, pair in partition["children"].items() if node in parent_hist
+                for node, pair in children.items() if node in parent_hist
                 for side, child in enumerate(pair)
             }
         return splits

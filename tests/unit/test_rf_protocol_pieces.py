@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rf_component.federated import walk_tree
+from rf_component.federated import move_rows, pack_decisions, rows_of_slots, unpack_decisions, walk_tree
 from rf_component.label_cipher import (
     PheLabelCipher,
     PlainLabelCipher,
@@ -137,3 +137,33 @@ def test_ou_cipher_histograms_equal_plaintext_counts_without_squeezing():
     expected = np.zeros((11, n_classes))
     np.add.at(expected, (cells, labels), 1)
     np.testing.assert_array_equal(he.decrypt_counts(squeezed, per_ciphertext, 11), expected)
+
+
+def test_rows_of_slots_marks_rows_of_marked_slots_and_never_rows_outside_the_level():
+    slot = np.array([0, -1, 1, 2, 1, -1])
+    assert rows_of_slots(slot, [True, False, True]).tolist() == [True, False, False, True, False, False]
+
+
+def test_decisions_cross_as_one_bit_per_row_and_come_back_for_the_same_rows():
+    rng = np.random.default_rng(0)
+    goes_left = rng.random(1001) < 0.5
+    rows = rng.random(1001) < 0.7
+    packed = pack_decisions(goes_left, rows)
+    assert packed.dtype == np.uint8 and packed.size == -(-rows.sum() // 8)
+    assert np.array_equal(unpack_decisions(packed, rows, "host 0"), goes_left[rows])
+    with pytest.raises(RuntimeError, match="host 0 sent left/right decisions for .* rows; 3 expected"):
+        unpack_decisions(packed, np.arange(1001) < 3, "host 0")
+
+
+def test_move_rows_sends_each_row_of_a_split_node_to_the_child_its_decision_names():
+    rng = np.random.default_rng(1)
+    node_of_row = rng.choice([1, 2, 3, 4], size=500)  # nodes 1-4 of a level; 5-8 are new children
+    to_split = [1, 2, 4]                                 # node 3 is a leaf already
+    slot = np.array([to_split.index(n) if n in to_split else -1 for n in node_of_row])
+    children = {1: (5, 6), 4: (7, 8)}                    # node 2 had no winner: it stays
+    goes_left = rng.random(500) < 0.5
+    expected = node_of_row.copy()
+    for node, (left, right) in children.items():        # the per-node loop the vectorised move replaces
+        rows = node_of_row == node
+        expected[rows & goes_left], expected[rows & ~goes_left] = left, right
+    assert np.array_equal(move_rows(node_of_row, slot, to_split, children, goes_left), expected)
