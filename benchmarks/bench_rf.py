@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.metrics import classification_metrics, fate_probabilities
+from fedids.audit_view import bytes_sent_by_role
 from fedids.config import PartiesConfig
 
 
@@ -58,25 +59,6 @@ def task_seconds(cfg: PartiesConfig, job_id: str, task_name: str, party: str = "
     return float(tasks[0]["elapsed"]) / 1000.0 if tasks and tasks[0].get("elapsed") else float("nan")
 
 
-def sent_bytes(job_id: str) -> Optional[Dict[str, Dict[str, int]]]:
-    """Bytes each party sent in a job, per message name, from this site's audit trail (pickled objects,
-    as FATE's federation carries them); None when the trail is off (FEDIDS_AUDIT_DIR=off)."""
-    from fedids.audit import audit_root
-    from fedids.audit_view import AuditError, summarize_job
-    from fedids.paths import project_root
-
-    try:
-        groups = summarize_job(audit_root(project_root() / ".fate" / "audit"), job_id)
-    except AuditError:
-        return None
-    by_party: Dict[str, Dict[str, int]] = {}
-    for g in groups:
-        role = g.party.split("_", 1)[0]
-        by_party.setdefault(role, {})
-        by_party[role][g.name] = by_party[role].get(g.name, 0) + g.bytes
-    return by_party
-
-
 def federated_forest(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any], kind: str, test_labels: pd.DataFrame,
                      classes: List[str]) -> Dict[str, Any]:
     from pipelines.vertical_rf import train_vertical_rf
@@ -95,7 +77,7 @@ def federated_forest(cfg: PartiesConfig, data_dir: Path, params: Dict[str, Any],
         component_seconds=guest.get("total_seconds"), per_tree_seconds=guest.get("mean_tree_seconds"),
         encrypt_seconds=guest.get("encrypt_seconds"),
         encryption_share=(guest.get("encrypt_seconds", 0.0) / train_s) if train_s else None,
-        cipher=kind, sent_bytes=sent_bytes(run.train_job_id),
+        cipher=kind, sent_bytes=bytes_sent_by_role(run.train_job_id),
     )
     return result
 

@@ -3,7 +3,7 @@
 The trail answers "what exactly did our FATE site send?"; this module lets a security analyst ask
 it without writing code: which jobs have a trail, what each party sent in a job (message names,
 destinations, how many, how many bytes, what kind of value), and removing old trails, which are
-never removed otherwise (a 70-epoch CRNN job leaves hundreds of megabytes).
+never removed otherwise (a 70-epoch CRNN job leaves about 170 MB, the `paper` forest about 110 MB).
 
 Layout read here (written by fedids/audit.py): ``ROOT/<job_id>_<task>_<i>_<j>/<role>_<party_id>/
 <seq>_<name>.pkl``, each file a pickled ``{name, tag, to, value}``. Only the first file of each
@@ -18,7 +18,7 @@ import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -134,6 +134,23 @@ def summarize_job(root: Path, job_id: str) -> List[SentMessages]:
                     count=len(paths), bytes=sum(p.stat().st_size for p in paths),
                     value=describe_value(first.get("value"))))
     return groups
+
+
+def bytes_sent_by_role(job_id: str, root: Optional[Path] = None) -> Optional[Dict[str, Dict[str, int]]]:
+    """Bytes each role sent in ``job_id``, per message name (pickled objects, as FATE's federation
+    carries them); None when this site keeps no trail of the job (e.g. FEDIDS_AUDIT_DIR=off)."""
+    from fedids.audit import audit_root
+    from fedids.paths import project_root
+
+    try:
+        groups = summarize_job(root or audit_root(project_root() / ".fate" / "audit"), job_id)
+    except AuditError:
+        return None
+    by_role: Dict[str, Dict[str, int]] = {}
+    for g in groups:
+        names = by_role.setdefault(g.party.split("_", 1)[0], {})
+        names[g.name] = names.get(g.name, 0) + g.bytes
+    return by_role
 
 
 def prune_trails(root: Path, keep: int, dry_run: bool = False) -> List[JobTrail]:

@@ -27,6 +27,7 @@ import pandas as pd
 
 from benchmarks.metrics import fate_probabilities
 from crnn_component.config import CrnnParams, load_crnn_profile
+from fedids.audit_view import bytes_sent_by_role
 from fedids.config import PartiesConfig
 from fedids.demo_config import DemoProfile
 from fedids.fusion import FusedDetector, fit_fusion, join_by_id, prediction_frame, probability_columns
@@ -159,10 +160,14 @@ def train_forest(cfg: PartiesConfig, vertical_dir: Path, params: Dict[str, Any],
     _write(run_dir, "rf", "valid", fate_predictions(valid_frame, classes, _labels(vertical_dir, "valid", guest)))
     (run_dir / "pipelines").mkdir(exist_ok=True)
     run.pipeline.dump_model(str(run_dir / "pipelines" / "rf.pkl"))
-    return {"kind": "federated", "family": "rf", "label": "RF (vertical, FATE, " + params["he_param"]["kind"] + ")",
-            "train_job_id": run.train_job_id,
-            "predict_job_ids": {"test": run.predict_job_id, "valid": valid_job},
-            "train_seconds": run.timings.get("train_job_s")}
+    entry = {"kind": "federated", "family": "rf", "label": "RF (vertical, FATE, " + params["he_param"]["kind"] + ")",
+             "train_job_id": run.train_job_id,
+             "predict_job_ids": {"test": run.predict_job_id, "valid": valid_job},
+             "train_seconds": run.timings.get("train_job_s")}
+    sent = bytes_sent_by_role(run.train_job_id)
+    if sent is not None:  # from this site's audit trail; absent when the trail is off
+        entry["traffic"] = {"sent_in_training": sent, "source": "audit trail (fedids audit show JOB)"}
+    return entry
 
 
 def train_federated_nn(cfg: PartiesConfig, horizontal_dir: Path, params: CrnnParams, arch: str, run_dir: Path,
@@ -385,7 +390,8 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
                                 for role, path in original_files(profile, Path(data_dir)).items() if path},
             "models": models,
             "stages": progress.as_dicts(logs_root),
-            "traffic": {arch: models[arch]["traffic"] for arch in profile.architectures},
+            "traffic": {name: models[name]["traffic"] for name in ("rf", *profile.architectures)
+                        if "traffic" in models[name]},
             "fusion": fusion,
             "adaptation": adaptation,
             "paper_claims": load_paper_claims(),

@@ -784,14 +784,18 @@ def _communication(data: RunData, numbers: Dict[str, Any]) -> List[Block]:
     if not traffic:
         return blocks + [Paragraph("run.json records no traffic.")]
     blocks.append(Paragraph(
-        "Bytes each client sent and received per round (run.json `traffic`); totals are per round × rounds, "
-        "bytes per parameter are per round."
+        "Bytes each party sent (run.json `traffic`). Federated networks: per client and round, sent and "
+        "received; totals are per round × rounds, bytes per parameter are per round. The forest: every "
+        "message of its training job, per party, from the audit trail."
     ))
     numbers["traffic"] = {}
     for model, entry in traffic.items():
         blocks.append(Heading(3, f"`{model}`"))
         if not isinstance(entry, Mapping):
             blocks.append(Code(_compact(entry), "json"))
+            continue
+        if isinstance(entry.get("sent_in_training"), Mapping):
+            blocks += _sent_in_training(entry["sent_in_training"], numbers["traffic"].setdefault(model, {}))
             continue
         params = entry.get("parameter_count")
         if params is not None:
@@ -822,6 +826,19 @@ def _communication(data: RunData, numbers: Dict[str, Any]) -> List[Block]:
         if rest:
             blocks.append(Code(json.dumps(rest, indent=2, ensure_ascii=False, default=str), "json"))
     return blocks
+
+
+def _sent_in_training(by_role: Mapping[str, Any], totals: Dict[str, Any]) -> List[Block]:
+    """The forest's bytes per party (role) in its training job, with its three largest messages."""
+    rows = []
+    for role, by_name in by_role.items():
+        sizes = {str(k): v for k, v in (by_name or {}).items() if isinstance(v, (int, float))}
+        totals[str(role)] = {"sent_in_training": sum(sizes.values())}
+        largest = sorted(sizes.items(), key=lambda item: -item[1])[:3]
+        rows.append([str(role), _bytes(sum(sizes.values())), ", ".join(f"`{n}` {_bytes(b)}" for n, b in largest)])
+    if not rows:
+        return [Paragraph("No message recorded.")]
+    return [Table(("party (role)", "sent in training", "largest messages"), rows)]
 
 
 def _logs(job_ids: Sequence[str]) -> str:

@@ -80,6 +80,11 @@ def test_run_directory_holds_every_model_prediction_and_the_fate_job_ids(tiny_de
         assert abs(sum(found["priors"]) - 1) < 1e-6 and found["records"] > 0
         assert record["models"][f"{name}_adapted"]["adapted_from"] == name
     assert (run_dir / "pipelines" / "rf.pkl").is_file() and (run_dir / "pipelines" / "crnn.pkl").is_file()
+    # the forest's bytes per party come from the audit trail of its training job
+    forest = record["traffic"]["rf"]["sent_in_training"]
+    assert set(forest) == {"guest", "host", "arbiter"}
+    assert forest["guest"]["encrypted_labels"] > 0 and forest["host"]["host_histogram"] > 0
+    assert set(record["traffic"]) == {"rf", "crnn", "cnn", "rnn"}
     assert [s["name"] for s in record["stages"]][0].startswith("prepare data")
     assert all(s["seconds"] > 0 for s in record["stages"])
 
@@ -97,6 +102,7 @@ def test_report_has_every_table_figure_model_and_class(tiny_demo):
     assert any(p.name == "learning_curve.png" for p in pngs)
     assert any(p.name == "fusion_weights.png" for p in pngs) and "nothing is chosen from it" in text
     assert "class mix (label shift)" in text and "`fusion_vote` → `fusion_vote_adapted`" in text
+    assert "### `rf`" in text and "`encrypted_labels`" in text  # Communication: the forest's bytes per party
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     html = (report / "report.html").read_text()
     assert "data:image/png;base64," in html and 'src="figures/' not in html

@@ -231,9 +231,10 @@ def paillier_run_host_thresholds(fate_flow, job_id):
 
 
 def test_the_forest_benchmark_counts_each_partys_bytes_from_the_audit_trail(paillier_run, fate_flow, repo_root):
-    from benchmarks.bench_rf import markdown_table, sent_bytes
+    from benchmarks.bench_rf import markdown_table
+    from fedids.audit_view import bytes_sent_by_role
 
-    by_role = sent_bytes(paillier_run.train_job_id)
+    by_role = bytes_sent_by_role(paillier_run.train_job_id)
     assert by_role is not None and set(by_role) == {"guest", "host", "arbiter"}
     root = audit_root(repo_root / ".fate" / "audit")
     for party, role in (("A", "guest"), ("B", "host"), ("C", "arbiter")):

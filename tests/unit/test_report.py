@@ -137,7 +137,10 @@ def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False
         "stages": [{"name": "train rf", "seconds": 123.4, "job_ids": ["20261204231000"],
                     "logs": [".fate/flow/logs/20261204231000"]},
                    {"name": "fusion", "seconds": 1.2, "job_ids": [], "logs": []}],
-        "traffic": {"crnn": {"parameter_count": 50309,
+        "traffic": {"rf": {"sent_in_training": {"guest": {"encrypted_labels": 13294770, "partition": 414673},
+                                                "host": {"host_histogram": 3808310, "goes_left": 517190}},
+                           "source": "audit trail"},
+                    "crnn": {"parameter_count": 50309,
                              "bytes_per_round": {"A": {"sent": 201500, "received": 201800, "rounds": 5},
                                                  "B": {"sent": 201500, "received": 201800, "rounds": 5}}}},
         "fusion": {"weight_rf": 0.4, "select_by": "macro_f1"},
@@ -341,12 +344,15 @@ def test_metrics_json_is_strict_json_with_every_model_and_both_splits(built):
     assert set(doc["splits"]) == {"valid", "test"}
     assert set(doc["splits"]["test"]) == set(MODELS)
     assert doc["traffic"]["crnn"]["A"]["sent_per_parameter"] == pytest.approx(201500 / 50309)
+    assert doc["traffic"]["rf"]["host"]["sent_in_training"] == 3808310 + 517190
 
 
 def test_communication_and_run_sections_show_traffic_jobs_and_logs(built):
     sections = _sections(built["markdown"].read_text())
     assert "50,309 parameters" in sections["Communication"]
     assert "201,500 B" in sections["Communication"]
+    forest = sections["Communication"].split("### `rf`")[1].split("###")[0]
+    assert "| guest | 13,709,443 B (13.1 MiB) | `encrypted_labels` 13,294,770 B (12.7 MiB), `partition` 414,673 B" in forest
     run = sections["Run"]
     assert "`.fate/flow/logs/20261204231000/`" in run
     assert "a" * 64 in run and "n_trees: 10" in run
