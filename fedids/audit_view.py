@@ -136,14 +136,19 @@ def summarize_job(root: Path, job_id: str) -> List[SentMessages]:
     return groups
 
 
-def bytes_sent_by_role(job_id: str, root: Optional[Path] = None) -> Optional[Dict[str, Dict[str, int]]]:
-    """Bytes each role sent in ``job_id``, per message name (pickled objects, as FATE's federation
-    carries them); None when this site keeps no trail of the job (e.g. FEDIDS_AUDIT_DIR=off)."""
+def default_trail_root() -> Path:
+    """Where this site's trail is: FEDIDS_AUDIT_DIR, else .fate/audit of ./standalone_deploy.sh."""
     from fedids.audit import audit_root
     from fedids.paths import project_root
 
+    return audit_root(project_root() / ".fate" / "audit")
+
+
+def bytes_sent_by_role(job_id: str, root: Optional[Path] = None) -> Optional[Dict[str, Dict[str, int]]]:
+    """Bytes each role sent in ``job_id``, per message name (pickled objects, as FATE's federation
+    carries them); None when this site keeps no trail of the job (e.g. FEDIDS_AUDIT_DIR=off)."""
     try:
-        groups = summarize_job(root or audit_root(project_root() / ".fate" / "audit"), job_id)
+        groups = summarize_job(root or default_trail_root(), job_id)
     except AuditError:
         return None
     by_role: Dict[str, Dict[str, int]] = {}

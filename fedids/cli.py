@@ -214,12 +214,10 @@ def _cmd_audit(args: argparse.Namespace) -> int:
     """What this site's FATE tasks sent (the audit trail of fedids/audit.py), and pruning it."""
     from pathlib import Path
 
-    from fedids.audit import audit_root
-    from fedids.audit_view import (AuditError, format_bytes, list_trails, prune_trails, sent_lines, summarize_job,
-                                   trail_lines)
-    from fedids.paths import project_root
+    from fedids.audit_view import (AuditError, default_trail_root, format_bytes, list_trails, prune_trails,
+                                   sent_lines, summarize_job, trail_lines)
 
-    root = Path(args.root) if args.root else audit_root(project_root() / ".fate" / "audit")
+    root = Path(args.root) if args.root else default_trail_root()
     try:
         if args.action == "list":
             print("\n".join(trail_lines(list_trails(root))))
