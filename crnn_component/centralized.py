@@ -19,7 +19,7 @@ import torch
 
 from crnn_component.config import CrnnParams
 from crnn_component.fedprox import parameter_count
-from crnn_component.losses import loss_for
+from crnn_component.losses import balanced_class_weights, loss_for
 from crnn_component.model import CRNN
 
 
@@ -82,7 +82,7 @@ def train_centralized(x: np.ndarray, y: np.ndarray, params: CrnnParams, class_nu
         raise ValueError(f"centralized CRNN: labels must be in 0..{class_num - 1}, got {sorted(set(labels.tolist()))}")
     model = build_model(params, feat=int(x.shape[1]), class_num=class_num)
     optimizer = _optimizer(params, model)
-    loss_fn = loss_for(class_num)
+    loss_fn = loss_for(class_num, balanced_class_weights(labels, class_num) if params.class_weight == "balanced" else None)
     features = torch.as_tensor(np.asarray(x, dtype=np.float32))
     targets = torch.as_tensor(labels)
     generator = torch.Generator().manual_seed(params.seed)

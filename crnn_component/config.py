@@ -21,6 +21,7 @@ ARCHITECTURES = ("crnn", "cnn", "rnn")
 RECURRENT_CELLS = ("rnn", "gru", "lstm")
 ALGOS = ("fedavg", "fedprox")
 OPTIMIZERS = ("adam", "sgd")
+CLASS_WEIGHTS = ("none", "balanced")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class CrnnParams:
     mu: float
     aggregate_every: int
     seed: int
+    class_weight: str
 
     def model_kwargs(self) -> Dict[str, Any]:
         """Constructor arguments of crnn_component.model.CRNN (besides feat and class_num)."""
@@ -84,6 +86,7 @@ _RULES: Dict[str, Tuple[_Types, Any, str]] = {
     "mu": (float, lambda v: v >= 0, "a number >= 0"),
     "aggregate_every": (int, lambda v: v >= 1, "an integer >= 1"),
     "seed": (int, lambda v: v >= 0, "an integer >= 0"),
+    "class_weight": (str, lambda v: v in CLASS_WEIGHTS, f"one of {', '.join(CLASS_WEIGHTS)}"),
 }
 
 

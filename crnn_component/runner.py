@@ -18,6 +18,8 @@ What it adds to DefaultRunner:
 - ``algo="fedprox"`` with ``mu``: clients train with loss + mu/2 * ||w - w_global||^2, w_global
   re-snapshotted after every aggregation (:class:`FedProxClient`); the arbiter's weighted mean
   is FedAvg's. ``mu = 0`` skips the term: FedAvg's computation exactly.
+- ``class_weight="balanced"``: each client weighs its loss by its own class counts
+  (crnn_component/losses.py); nothing about them is sent.
 - ``torch.set_num_threads(num_threads)`` in every task process (2 cores shared by 3 processes).
 - The dataset keeps the job's full class list (:class:`crnn_component.dataset.CRNNTableDataset`,
   built from the model's ``class_num`` and ``feat``) and refuses unusable tables clearly.
@@ -39,14 +41,17 @@ import logging
 import time
 from typing import Any, Dict, List, Optional
 
+import numpy as np
 import torch
 from fate.arch.dataframe import DataFrame
 from fate.components.components.nn.runner.homo_default_runner import DefaultRunner, _check_instances
 from fate.ml.nn.homo.fedavg import FedAVG, FedAVGClient, FedAVGServer
 
 from crnn_component import traffic
+from crnn_component.config import CLASS_WEIGHTS
 from crnn_component.dataset import CRNNTableDataset
 from crnn_component.fedprox import parameter_count, proximal_term, snapshot, trainable_parameters
+from crnn_component.losses import balanced_class_weights, loss_for
 from fedids import audit
 
 logger = logging.getLogger(__name__)
@@ -64,11 +69,12 @@ def _round_record(index: int, delta: Optional[Dict[str, int]], seconds: float) -
 class FedProxClient(FedAVGClient):
     """FATE's FedAvg client trainer with FedProx's proximal term and curve/traffic bookkeeping."""
 
-    def __init__(self, *args: Any, mu: float = 0.0, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, mu: float = 0.0, class_weight: str = "none", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         if mu < 0:
             raise ValueError(f"FedProx mu must be >= 0, got {mu}")
         self.mu = float(mu)
+        self.class_weight = class_weight
         self.global_params: Optional[List[torch.Tensor]] = None
         self.curve: List[Dict[str, Any]] = []
         self.rounds: List[Dict[str, Any]] = []
@@ -106,6 +112,11 @@ class FedProxClient(FedAVGClient):
     def on_train_begin(self, ctx, aggregator, fed_args, args, model=None, **kwargs):
         # every client starts from the same seeded weights: that is the first w_global
         self.global_params = snapshot(model if model is not None else self.model)
+        if self.class_weight == "balanced":
+            # from this client's own labels only: nothing about them is sent
+            dataset = self.train_dataset
+            labels = np.asarray(dataset.label).reshape(-1)
+            self.loss_func = loss_for(dataset.class_num, balanced_class_weights(labels, dataset.class_num))
 
     def on_epoch_begin(self, ctx, aggregator, fed_args, args, model=None, **kwargs):
         self._reset_epoch()
@@ -168,7 +179,7 @@ class CRNNRunner(DefaultRunner):
     """DefaultRunner + FedProx (``algo="fedprox"``, ``mu``), threads, class list, metrics."""
 
     def __init__(self, algo: str = "fedavg", mu: float = 0.0, num_threads: int = 1, count_traffic: bool = True,
-                 **kwargs: Any) -> None:
+                 class_weight: str = "none", **kwargs: Any) -> None:
         if num_threads and int(num_threads) > 0:
             torch.set_num_threads(int(num_threads))
         if algo not in ALGOS:
@@ -178,7 +189,10 @@ class CRNNRunner(DefaultRunner):
             raise ValueError(f"CRNNRunner: mu must be >= 0, got {mu}")
         if algo == "fedavg" and mu != 0.0:
             raise ValueError(f"CRNNRunner: mu={mu} is a FedProx setting; use algo='fedprox' (FedAvg is mu = 0)")
+        if class_weight not in CLASS_WEIGHTS:
+            raise ValueError(f"CRNNRunner: class_weight must be one of {', '.join(CLASS_WEIGHTS)}, got {class_weight!r}")
         super().__init__(algo="fedavg", **kwargs)  # FATE's checks; the server side is FedAvg's for both
+        self.class_weight = class_weight
         self.fed_algo = algo
         self.mu = mu
         self.traffic = traffic.install() if count_traffic else None
@@ -212,7 +226,7 @@ class CRNNRunner(DefaultRunner):
     def client_setup(self, train_set=None, validate_set=None, output_dir=None, saved_model=None, stage="train"):
         """FATE's own client set-up, with FedProxClient swapped in as FedAvg's client class."""
         original = FedAVG.client
-        FedAVG.client = functools.partial(FedProxClient, mu=self.mu)
+        FedAVG.client = functools.partial(FedProxClient, mu=self.mu, class_weight=self.class_weight)
         try:
             return super().client_setup(train_set, validate_set, output_dir, saved_model, stage)
         finally:
@@ -243,6 +257,7 @@ class CRNNRunner(DefaultRunner):
         summary: Dict[str, Any] = {
             "algo": self.fed_algo,
             "mu": self.mu,
+            "class_weight": self.class_weight,
             "train_seconds": round(self._train_seconds, 6),
             "rounds": rounds,
             "traffic_total": self.traffic.snapshot() if self.traffic is not None else None,

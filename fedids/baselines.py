@@ -24,6 +24,7 @@ def sklearn_forest(params: Dict[str, Any]):
         min_samples_split=params["min_samples_split"], min_samples_leaf=params["min_samples_leaf"],
         max_features="sqrt" if params["node_max_features"] == "sqrt" else None,
         bootstrap=params["bootstrap"], random_state=params["seed"], n_jobs=1,
+        class_weight="balanced" if params.get("class_weight") == "balanced" else None,
     )
 
 

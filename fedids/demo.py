@@ -160,7 +160,9 @@ def train_forest(cfg: PartiesConfig, vertical_dir: Path, params: Dict[str, Any],
     _write(run_dir, "rf", "valid", fate_predictions(valid_frame, classes, _labels(vertical_dir, "valid", guest)))
     (run_dir / "pipelines").mkdir(exist_ok=True)
     run.pipeline.dump_model(str(run_dir / "pipelines" / "rf.pkl"))
-    entry = {"kind": "federated", "family": "rf", "label": "RF (vertical, FATE, " + params["he_param"]["kind"] + ")",
+    balanced = ", class-balanced" if params.get("class_weight") == "balanced" else ""
+    entry = {"kind": "federated", "family": "rf",
+             "label": "RF (vertical, FATE, " + params["he_param"]["kind"] + balanced + ")",
              "train_job_id": run.train_job_id,
              "predict_job_ids": {"test": run.predict_job_id, "valid": valid_job},
              "train_seconds": run.timings.get("train_job_s")}
@@ -184,7 +186,8 @@ def train_federated_nn(cfg: PartiesConfig, horizontal_dir: Path, params: CrnnPar
     (run_dir / "curves" / f"{arch}.json").write_text(json.dumps(run.curve, indent=1))
     (run_dir / "pipelines").mkdir(exist_ok=True)
     run.pipeline.dump_model(str(run_dir / "pipelines" / f"{arch}.pkl"))
-    return {"kind": "federated", "family": arch, "label": ARCH_LABELS[arch] + f", {run.algo} mu={run.mu}",
+    balanced = ", class-balanced" if params.class_weight == "balanced" else ""
+    return {"kind": "federated", "family": arch, "label": ARCH_LABELS[arch] + f", {run.algo} mu={run.mu}{balanced}",
             "train_job_id": run.train_job_id, "predict_job_ids": {"test": run.predict_job_id,
                                                                   "valid": run.train_job_id},
             "train_seconds": run.timings.get("train_job_s"),

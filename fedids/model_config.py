@@ -13,8 +13,9 @@ from fedids.paths import conf_dir
 RF_KEYS = {
     "num_trees": int, "max_depth": int, "min_samples_split": int, "min_samples_leaf": int,
     "tree_feature_fraction": float, "node_max_features": (str, int, float), "max_bin": int,
-    "bootstrap": bool, "vote": str, "seed": int, "he_param": dict,
+    "bootstrap": bool, "vote": str, "seed": int, "he_param": dict, "class_weight": str,
 }
+CHOICES = {"vote": ("soft", "hard"), "class_weight": ("none", "balanced")}
 
 
 def _profiles(path: Path) -> Mapping[str, Any]:
@@ -45,6 +46,8 @@ def load_rf_profile(profile: str, path: Optional[Path] = None) -> Dict[str, Any]
             raise ConfigError(path, where, f"must be {expected}, got a boolean")
         if not isinstance(value, expected if expected is not float else (int, float)):
             raise ConfigError(path, where, f"must be of type {expected}, got {value!r}")
+        if key in CHOICES and value not in CHOICES[key]:
+            raise ConfigError(path, where, f"must be one of {', '.join(CHOICES[key])}, got {value!r}")
     missing = sorted(set(RF_KEYS) - set(merged))
     if missing:
         raise ConfigError(path, f"profiles.paper.{missing[0]}", "is missing")

@@ -167,7 +167,7 @@ def runner_conf(params: CrnnParams, feat: int, class_num: int) -> Dict[str, Any]
         fed_args=FedAVGArguments(aggregate_strategy="epoch", aggregate_freq=params.aggregate_every),
         task_type="multi",
     )
-    conf.update(algo=params.algo, mu=params.effective_mu, num_threads=1)
+    conf.update(algo=params.algo, mu=params.effective_mu, num_threads=1, class_weight=params.class_weight)
     return conf
 
 

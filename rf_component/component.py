@@ -17,6 +17,7 @@ from fate.components.core import ARBITER, GUEST, HOST, Role, cpn, params
 from fedids.audit import start_audit
 from rf_component.federated import ArbiterForest, ForestSettings, GuestForest, HostForest
 from rf_component.frames import PartyTable, read_party_table
+from rf_component.class_weights import CLASS_WEIGHTS
 from rf_component.label_cipher import MOCK_WARNING, validate_he_param
 from rf_component.reference import ForestParams
 
@@ -61,6 +62,7 @@ def train(
     node_max_features: cpn.parameter(type=str, default="sqrt", desc=NODE_MAX_FEATURES_HELP),
     max_bin: cpn.parameter(type=params.conint(ge=2, le=256), default=32, desc="maximum bins per continuous feature"),
     bootstrap: cpn.parameter(type=bool, default=True, desc="draw each tree's rows with replacement"),
+    class_weight: cpn.parameter(type=params.string_choice(list(CLASS_WEIGHTS)), default="none", desc="none: every sample counts alike; balanced: every class counts alike (rare attacks weigh more)"),
     vote: cpn.parameter(type=params.string_choice(["soft", "hard"]), default="soft", desc="average class probabilities (soft) or majority vote (hard)"),
     seed: cpn.parameter(type=params.conint(ge=0), default=42, desc="seed of every random choice (drawn at the guest)"),
     he_param: cpn.parameter(
@@ -83,6 +85,7 @@ def train(
             node_max_features=parse_node_max_features(node_max_features),
             bootstrap=bootstrap,
             seed=seed,
+            class_weight=class_weight,
         ),
         max_bin=max_bin,
         n_classes=num_class,

@@ -33,6 +33,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from rf_component.binning import apply_bins, bin_counts, fit_bin_edges
+from rf_component.class_weights import class_weight_units, sample_weights
 from rf_component.frames import PartyTable
 from rf_component.gini import best_splits, split_gains
 from rf_component.label_cipher import (
@@ -182,6 +183,8 @@ class GuestForest:
         self.importance: Dict[str, float] = {}
         self.times = TrainingTimes()
         self.host_feature_counts: List[int] = []
+        self.class_units = np.ones(settings.n_classes, dtype=np.int64)
+        self.weight_scale = 1
 
     def fit(self, ctx: Any, table: PartyTable) -> None:
         started = time.perf_counter()
@@ -201,11 +204,14 @@ class GuestForest:
         _check_alignment(setup, table, "guest")
         self.bins = PartyBins.fit(table, s.max_bin)
         self.host_feature_counts = [int(n) for n in setup.hosts.get("host_features")]
-        field_bits = field_bits_for(table.n_rows)
-        setup.arbiter.put("forest_meta", {"n_classes": s.n_classes, "field_bits": field_bits})
+        # a cell's count is at most n_rows bootstrap draws of the heaviest class weight
+        self.class_units, self.weight_scale = class_weight_units(labels, s.n_classes, p.class_weight)
+        field_bits = field_bits_for(table.n_rows * int(self.class_units.max()))
+        setup.arbiter.put("forest_meta", {"n_classes": s.n_classes, "field_bits": field_bits,
+                                          "weight_scale": self.weight_scale})
         cipher = label_cipher_from_spec(setup.arbiter.get("label_cipher"))
         t0 = time.perf_counter()
-        payload = cipher.encrypt_labels(labels)
+        payload = cipher.encrypt_labels(labels, self.class_units)
         self.times.encrypt_s = time.perf_counter() - t0
         setup.hosts.put("encrypted_labels", cipher.to_wire(payload))
 
@@ -236,7 +242,7 @@ class GuestForest:
         tree_features = sample_tree_features(rng, n_total, p.tree_feature_fraction)
         # multiplicities are small counts: the narrowest unsigned type (one byte per row, as a rule)
         tree_ctx.hosts.put("tree_plan", {"weights": weights.astype(np.min_scalar_type(int(weights.max(initial=0))))})
-        fweights = weights.astype(np.float64)
+        fweights = sample_weights(weights, labels, self.class_units, self.weight_scale)
         tree = TreeStructure()
         node_of_row = np.zeros(n_rows, dtype=np.int64)
         level = [0]
@@ -266,7 +272,8 @@ class GuestForest:
             own = np.flatnonzero(rows_of_slots(slot, winners == GUEST_INDEX))
             own_slot = slot[own]
             goes_left[own] = bins.bins[own, best.feature[own_slot]] <= best.bin[own_slot]
-            cover += np.bincount(best.feature[own_slot], weights=fweights[own], minlength=cover.size)
+            # cover counts bootstrap samples (not class-weighted), as the hosts count theirs
+            cover += np.bincount(best.feature[own_slot], weights=weights[own], minlength=cover.size)
             host_rows = [rows_of_slots(slot, winners == h + 1) for h in range(len(self.host_feature_counts))]
             for h, reply in enumerate(level_ctx.hosts.get("goes_left")):
                 goes_left[host_rows[h]] = unpack_decisions(reply["packed"], host_rows[h], f"host {h}")
@@ -565,6 +572,7 @@ class ArbiterForest:
         self.settings = settings
         self.times = TrainingTimes()
         self.decrypted_cells = 0
+        self.weight_scale = 1
 
     def fit(self, ctx: Any) -> None:
         started = time.perf_counter()
@@ -573,6 +581,7 @@ class ArbiterForest:
         setup = ctx.sub_ctx("setup")
         meta = setup.guest.get("forest_meta")
         n_classes, field_bits = int(meta["n_classes"]), int(meta["field_bits"])
+        self.weight_scale = int(meta.get("weight_scale", 1))
         if s.he_kind == "mock":
             logger.warning(MOCK_WARNING)
             cipher: Any = PlainLabelCipher(n_classes, field_bits)
@@ -599,7 +608,8 @@ class ArbiterForest:
             cells = cipher.from_wire(message["cells"])
             occupied = np.asarray(message["occupied"], dtype=np.int64)
             counts = np.zeros((message["n_cells"], n_classes))
-            counts[occupied] = cipher.decrypt_counts(cells, message["cells_per_ciphertext"], len(occupied))
+            # class-weighted counts travel as integers in units of 1/weight_scale
+            counts[occupied] = cipher.decrypt_counts(cells, message["cells_per_ciphertext"], len(occupied)) / self.weight_scale
             self.times.decrypt_s += time.perf_counter() - t0
             self.decrypted_cells += len(occupied)
             n_bins, max_bins = message["n_bins"], message["max_bins"]
@@ -628,7 +638,7 @@ def settings_to_dict(settings: ForestSettings) -> Dict[str, Any]:
         "n_trees": p.n_trees, "max_depth": p.max_depth, "min_samples_split": p.min_samples_split,
         "min_samples_leaf": p.min_samples_leaf, "tree_feature_fraction": p.tree_feature_fraction,
         "node_max_features": p.node_max_features, "bootstrap": p.bootstrap, "seed": p.seed,
-        "max_bin": settings.max_bin, "n_classes": settings.n_classes, "he_kind": settings.he_kind,
+        "class_weight": p.class_weight, "max_bin": settings.max_bin, "n_classes": settings.n_classes, "he_kind": settings.he_kind,
         "key_length": settings.key_length, "hard_vote": settings.hard_vote,
     }
 
@@ -638,5 +648,6 @@ def settings_from_dict(d: Dict[str, Any]) -> ForestSettings:
         n_trees=d["n_trees"], max_depth=d["max_depth"], min_samples_split=d["min_samples_split"],
         min_samples_leaf=d["min_samples_leaf"], tree_feature_fraction=d["tree_feature_fraction"],
         node_max_features=d["node_max_features"], bootstrap=d["bootstrap"], seed=d["seed"],
+        class_weight=d.get("class_weight", "none"),  # models saved before class weights existed
     )
     return ForestSettings(params, d["max_bin"], d["n_classes"], d["he_kind"], d["key_length"], d["hard_vote"])

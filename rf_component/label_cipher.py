@@ -1,7 +1,9 @@
 """Encrypted class-indicator vectors and the histograms built from them.
 
 The guest encrypts, once per forest, every sample's one-hot class vector packed into ONE
-plaintext (class c in bits [c*w, (c+1)*w) for a field width w that no count can overflow).
+plaintext (class c in bits [c*w, (c+1)*w) for a field width w that no count can overflow);
+with class weights (rf_component/class_weights.py) the class's field holds its integer weight
+instead of 1.
 Hosts add these ciphertexts into (node, feature, bin) cells with FATE's native scatter-add,
 fold several cells into one ciphertext (Paillier's pack_squeeze) and send them to the
 arbiter, the only party with the secret key, which decrypts class counts per cell.
@@ -51,6 +53,12 @@ def validate_he_param(kind: str, key_length: int) -> None:
         )
 
 
+def class_vectors(labels: np.ndarray, n_classes: int, units: Optional[np.ndarray] = None) -> np.ndarray:
+    """Every sample's class vector (float64): its class's integer weight (1 without ``units``), zeros elsewhere."""
+    units = np.ones(n_classes) if units is None else np.asarray(units, dtype=np.float64)
+    return np.eye(n_classes, dtype=np.float64)[labels.astype(np.int64)] * units[None, :]
+
+
 def cells_of_rows(rows: np.ndarray, cells: np.ndarray, n_rows: int) -> List[List[int]]:
     """Positions for FATE's i_update: for every row, the list of histogram cells it adds into.
 
@@ -77,9 +85,9 @@ class PlainLabelCipher:
     def public_spec(self) -> Dict[str, Any]:
         return {"kind": "mock", "n_classes": self.n_classes, "field_bits": self.field_bits}
 
-    def encrypt_labels(self, labels: np.ndarray) -> np.ndarray:
+    def encrypt_labels(self, labels: np.ndarray, units: Optional[np.ndarray] = None) -> np.ndarray:
         logger.warning(MOCK_WARNING)
-        return np.eye(self.n_classes, dtype=np.int64)[labels.astype(np.int64)]
+        return class_vectors(labels, self.n_classes, units).astype(np.int64)
 
     def histogram(self, payload: np.ndarray, rows: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
         hist = np.zeros((n_cells, self.n_classes), dtype=np.int64)
@@ -154,11 +162,11 @@ class PheLabelCipher:
         return {"kind": self.kind, "key_length": self.key_length, "pk": self.pk, "coder": self.coder,
                 "n_classes": self.n_classes, "field_bits": self.field_bits}
 
-    def encrypt_labels(self, labels: np.ndarray) -> Any:
+    def encrypt_labels(self, labels: np.ndarray, units: Optional[np.ndarray] = None) -> Any:
         import torch
 
-        onehot = np.eye(self.n_classes, dtype=np.float64)[labels.astype(np.int64)].ravel()
-        packed = self.coder.pack_floats(torch.from_numpy(onehot), self.field_bits, self.n_classes, 0)
+        vectors = class_vectors(labels, self.n_classes, units).ravel()
+        packed = self.coder.pack_floats(torch.from_numpy(vectors), self.field_bits, self.n_classes, 0)
         return self.pk.encrypt_encoded(packed, obfuscate=True)
 
     def histogram(self, payload: Any, rows: np.ndarray, cells: np.ndarray, n_cells: int) -> Any:

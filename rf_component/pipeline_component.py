@@ -37,6 +37,7 @@ class HeteroRandomForest(Component):
         node_max_features: str = UNSET,
         max_bin: int = UNSET,
         bootstrap: bool = UNSET,
+        class_weight: str = UNSET,
         vote: str = UNSET,
         seed: int = UNSET,
         he_param: dict = UNSET,
@@ -61,6 +62,7 @@ class HeteroRandomForest(Component):
         self.node_max_features = node_max_features
         self.max_bin = max_bin
         self.bootstrap = bootstrap
+        self.class_weight = class_weight
         self.vote = vote
         self.seed = seed
         self.he_param = he_param

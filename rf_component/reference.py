@@ -10,6 +10,7 @@ from typing import List
 
 import numpy as np
 
+from rf_component.class_weights import class_weight_units, sample_weights, validate_class_weight
 from rf_component.gini import best_splits, split_gains
 from rf_component.sampling import (
     MaxFeatures,
@@ -34,6 +35,7 @@ class ForestParams:
     node_max_features: MaxFeatures = "sqrt"
     bootstrap: bool = True
     seed: int = 42
+    class_weight: str = "none"
 
     def __post_init__(self) -> None:
         checks = [
@@ -47,6 +49,7 @@ class ForestParams:
             if not ok:
                 raise ValueError(message)
         node_feature_count(self.node_max_features, 1)
+        validate_class_weight(self.class_weight)
 
 
 def grow_tree(bins: np.ndarray, labels: np.ndarray, n_bins: np.ndarray, n_classes: int, params: ForestParams,
@@ -55,7 +58,8 @@ def grow_tree(bins: np.ndarray, labels: np.ndarray, n_bins: np.ndarray, n_classe
     n_rows, n_features = bins.shape
     max_bins = int(n_bins.max())
     rng = tree_rng(params.seed, tree_index)
-    weights = bootstrap_multiplicities(rng, n_rows, params.bootstrap).astype(np.float64)
+    units, scale = class_weight_units(labels, n_classes, params.class_weight)
+    weights = sample_weights(bootstrap_multiplicities(rng, n_rows, params.bootstrap), labels, units, scale)
     tree_features = sample_tree_features(rng, n_features, params.tree_feature_fraction)
     per_node = node_feature_count(params.node_max_features, n_features)
     tree = TreeStructure()

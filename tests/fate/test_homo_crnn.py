@@ -79,6 +79,17 @@ def test_fedprox_with_mu_zero_is_fedavg(fedavg_run, nsl_horizontal, fate_flow, o
     assert prox.curve[0]["loss"] == pytest.approx(fedavg_run.curve[0]["loss"], abs=1e-9)
 
 
+def test_a_class_balanced_crnn_gives_rare_classes_more_probability(fedavg_run, nsl_horizontal, fate_flow, one_epoch):
+    balanced = train_homo_crnn(fate_flow, nsl_horizontal,
+                               one_epoch.with_overrides(algo="fedavg", class_weight="balanced"), predict_test=False)
+    assert balanced.params["class_weight"] == "balanced"
+    for client in ("A", "B"):
+        assert balanced.summaries[client]["class_weight"] == "balanced"
+        rare = probabilities(balanced.train_predictions[client])[:, 2:].mean()  # Probe, R2L, U2R
+        plain = probabilities(fedavg_run.train_predictions[client])[:, 2:].mean()
+        assert rare > 1.5 * plain, (client, rare, plain)
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 def write_table(path, ids, n_features, labels):

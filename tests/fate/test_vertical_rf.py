@@ -61,14 +61,23 @@ def joined(folder: Path, split: str) -> pd.DataFrame:
     return a.merge(b, on="id")
 
 
-def reference_probabilities(folder: Path, train_order: np.ndarray, test_order: np.ndarray):
+@pytest.fixture(scope="module")
+def balanced_run(nsl_vertical, fate_flow):
+    params = load_rf_profile("tiny")
+    params.update(num_trees=TREES, max_depth=DEPTH, class_weight="balanced",
+                  he_param={"kind": "paillier", "key_length": 1024})
+    return train_vertical_rf(fate_flow, nsl_vertical, params, predict_test=False)
+
+
+def reference_probabilities(folder: Path, train_order: np.ndarray, test_order: np.ndarray,
+                            class_weight: str = "none"):
     """The plaintext forest on A's then B's columns, rows in the order the federated forest used."""
     train = joined(folder, "train").set_index("id").loc[train_order]
     test = joined(folder, "test").set_index("id").loc[test_order]
     features = [c for c in train.columns if c != "label"]
     edges = fit_bin_edges(train[features].to_numpy(float), 32)
     params = ForestParams(n_trees=TREES, max_depth=DEPTH, min_samples_split=2, min_samples_leaf=1,
-                          tree_feature_fraction=0.8, node_max_features="sqrt", seed=42)
+                          tree_feature_fraction=0.8, node_max_features="sqrt", seed=42, class_weight=class_weight)
     forest = PlaintextForest(params, N_CLASSES).fit(
         apply_bins(train[features].to_numpy(float), edges), train["label"].to_numpy(), bin_counts(edges))
     return (forest.predict_proba(apply_bins(train[features].to_numpy(float), edges)),
@@ -90,6 +99,18 @@ def test_paillier_forest_equals_the_plaintext_reference(paillier_run, nsl_vertic
     reference_acc = (ref_test.argmax(axis=1) == test_labels).mean()
     assert abs(federated_acc - reference_acc) <= 0.02
     assert federated_acc > 0.85
+
+
+def test_a_class_balanced_paillier_forest_equals_the_balanced_reference_and_leans_to_rare_classes(
+        balanced_run, paillier_run, nsl_vertical):
+    # the class weights ride inside the encrypted class vectors: the same forest as in plaintext
+    train = in_sample_order(balanced_run.train_predictions)
+    ref_train, _, _ = reference_probabilities(
+        nsl_vertical, train["id"].astype(int).to_numpy(), joined(nsl_vertical, "test")["id"].to_numpy(), "balanced")
+    np.testing.assert_allclose(details(train), ref_train, atol=1e-9)
+    # and it is not the unweighted forest: the rare classes (R2L, U2R) get more of the probability
+    plain = details(in_sample_order(paillier_run.train_predictions))
+    assert details(train)[:, 3:].mean() > 2 * plain[:, 3:].mean()
 
 
 def test_predictions_carry_every_class_probability(paillier_run):

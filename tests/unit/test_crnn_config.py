@@ -26,6 +26,7 @@ profiles:
     mu: 0.01
     aggregate_every: 1
     seed: 42
+    class_weight: none
 """
 
 
@@ -62,6 +63,7 @@ def test_fedavg_means_mu_zero_and_overrides_are_validated():
     ("  tiny:\n    dropout: 0.5\n", "profiles.tiny.dropout", "unknown key"),
     ("  tiny:\n    segment_len: 1\n", "profiles.tiny.segment_len", "at least pool"),
     ("  tiny:\n    kernel_size: 4\n", "profiles.tiny.kernel_size", "odd"),
+    ("  tiny:\n    class_weight: rare\n", "profiles.tiny.class_weight", "none, balanced"),
 ])
 def test_bad_values_name_the_key(tmp_path, extra, key, message):
     with pytest.raises(ConfigError) as error:
@@ -90,3 +92,9 @@ def test_config_names_match_the_model():
 
     assert config.ARCHITECTURES == model.ARCHITECTURES
     assert config.RECURRENT_CELLS == tuple(model.RECURRENT_CELLS)
+
+
+def test_class_weight_defaults_to_none_and_quick_balanced_weighs_classes_alike():
+    assert load_crnn_profile("paper").class_weight == "none" and load_crnn_profile("quick").class_weight == "none"
+    balanced = load_crnn_profile("quick-balanced")
+    assert balanced.class_weight == "balanced" and balanced.epochs == load_crnn_profile("quick").epochs

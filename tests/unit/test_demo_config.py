@@ -44,5 +44,5 @@ def test_bad_profile_values_name_the_key(tmp_path, repo_root, override, key):
 
 
 def test_unknown_profile_lists_the_defined_ones():
-    with pytest.raises(ConfigError, match="defined: quick, paper, paper-core, tiny"):
+    with pytest.raises(ConfigError, match="defined: quick, paper, paper-core, quick-balanced, tiny"):
         load_demo_profile("huge")

@@ -40,3 +40,15 @@ def test_wrong_type_is_named(tmp_path):
 def test_unknown_profile_is_named(tmp_path):
     with pytest.raises(ConfigError, match=r"profiles\.huge.*no such profile"):
         load_rf_profile("huge")
+
+
+def test_class_weight_defaults_to_none_and_quick_balanced_weighs_classes_alike():
+    assert load_rf_profile("quick")["class_weight"] == "none"
+    balanced = load_rf_profile("quick-balanced")
+    assert balanced["class_weight"] == "balanced" and balanced["num_trees"] == load_rf_profile("quick")["num_trees"]
+
+
+def test_an_unknown_class_weight_is_named(tmp_path):
+    base = load_rf_profile("paper")
+    with pytest.raises(ConfigError, match=r"profiles\.quick\.class_weight.*none, balanced"):
+        load_rf_profile("quick", write(tmp_path, {"paper": base, "quick": {"class_weight": "rare"}}))
