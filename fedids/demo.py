@@ -238,9 +238,13 @@ def train_baselines(dirs: Dict[str, Path], rf_params: Dict[str, Any], crnn_param
 
 
 def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adaptation: Dict[str, Any],
-         seed: int) -> Dict[str, Any]:
-    """Fit the fused detector on valid (records both models scored) and apply it to test."""
-    from fedids.label_shift import source_priors
+         seed: int, class_weights: Dict[str, str]) -> Dict[str, Any]:
+    """Fit the fused detector on valid (records both models scored) and apply it to test.
+
+    ``class_weights``: the forest's and the CRNN's ``class_weight`` ("rf", "crnn"); the vote's trained
+    class mix (for label-shift adaptation) is the weighted mix of its two inputs' trained mixes.
+    """
+    from fedids.label_shift import model_priors
 
     _, y_valid, rf_valid, crnn_valid = join_by_id(_read(run_dir, "rf", "valid"), _read(run_dir, "crnn", "valid"), classes)
     detector = fit_fusion(y_valid, rf_valid, crnn_valid, classes, select_by=settings["select_by"],
@@ -248,7 +252,10 @@ def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adapta
                           selection=settings["selection"], bootstrap=settings["bootstrap"],
                           calibration=settings["calibration"])
     if adaptation["method"] != "none":
-        detector.trained_priors = source_priors(y_valid, len(classes)).tolist()
+        w = detector.weight_rf
+        priors = (w * model_priors(y_valid, len(classes), class_weights["rf"])
+                  + (1.0 - w) * model_priors(y_valid, len(classes), class_weights["crnn"]))
+        detector.trained_priors = priors.tolist()
         detector.adaptation = dict(adaptation)
     detector.save(run_dir / "fusion.json")
     ids, y_test, rf_test, crnn_test = join_by_id(_read(run_dir, "rf", "test"), _read(run_dir, "crnn", "test"), classes)
@@ -263,24 +270,33 @@ def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adapta
 
 
 def adapt_detectors(run_dir: Path, classes: Sequence[str], detectors: Sequence[str], settings: Dict[str, Any],
-                    calibration: str) -> Dict[str, Any]:
+                    calibration: str, class_weights: Dict[str, str]) -> Dict[str, Any]:
     """Every federated detector alike: temperature-scale on valid (single models; the fused ones are
     built from calibrated inputs), then EM to the test records' class mix; writes MODEL_adapted.test.csv.
 
-    The trained class mix and rf's and crnn's temperatures are the fused detector's (fusion.json,
-    fitted on A's validation records); the other models' temperatures are fitted here on the same records.
+    rf's and crnn's temperatures are the fused detector's (fusion.json, fitted on A's validation
+    records); the other models' temperatures are fitted here on the same records. Each detector's
+    trained class mix is the one its probabilities carry: A's valid labels, uniform for a class-balanced
+    model (``class_weights``: "rf", "crnn"; the CNN/RNN ablations are trained like the CRNN), the
+    vote's from fusion.json, and the valid labels for stacking (fitted on them).
     """
-    from fedids.label_shift import adapt_to_priors, apply_temperature, fit_temperature
+    from fedids.label_shift import adapt_to_priors, apply_temperature, fit_temperature, model_priors
 
     fused = FusedDetector.load(run_dir / "fusion.json")
-    trained = np.asarray(fused.trained_priors, dtype=float)
     temperatures = dict(fused.temperatures or {})
     cols = probability_columns(classes)
-    valid_records = len(_read(run_dir, "rf", "valid"))
-    record: Dict[str, Any] = {"method": settings["method"], "calibration": calibration, "trained_priors": trained.tolist(),
-                              "trained_priors_from": f"valid labels at A ({valid_records} records, +1 per class)",
+    # the records the fusion was fitted on: those both models scored
+    _, valid_labels, _, _ = join_by_id(_read(run_dir, "rf", "valid"), _read(run_dir, "crnn", "valid"), classes)
+    source = model_priors(valid_labels, len(classes))
+    trained_of = {"rf": model_priors(valid_labels, len(classes), class_weights["rf"]),
+                  "fusion_vote": np.asarray(fused.trained_priors, dtype=float), "fusion_stacking": source}
+    balanced = sorted(k for k, v in class_weights.items() if v == "balanced")
+    record: Dict[str, Any] = {"method": settings["method"], "calibration": calibration, "trained_priors": source.tolist(),
+                              "trained_priors_from": f"valid labels at A ({len(valid_labels)} records, +1 per class)"
+                              + (f"; uniform for the class-balanced {', '.join(balanced)}" if balanced else ""),
                               "detectors": {}}
     for name in detectors:
+        trained = trained_of.get(name, model_priors(valid_labels, len(classes), class_weights["crnn"]))
         test = _read(run_dir, name, "test")
         proba, temperature = test[cols].to_numpy(float), temperatures.get(name)
         valid_file = run_dir / "predictions" / f"{name}.valid.csv"
@@ -293,6 +309,7 @@ def adapt_detectors(run_dir: Path, classes: Sequence[str], detectors: Sequence[s
         _write(run_dir, name + ADAPTED_SUFFIX, "test",
                prediction_frame(test["id"].to_numpy(), adapted.proba, classes, test["label"].to_numpy()))
         record["detectors"][name] = {"temperature": temperature, "priors": adapted.priors,
+                                     "trained_priors": trained.tolist(),
                                      "iterations": adapted.iterations, "converged": adapted.converged,
                                      "records": int(len(test))}
     return record
@@ -359,8 +376,9 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
             models.update(stage("centralized and local-only baselines",
                                 lambda: train_baselines(dirs, rf_params, crnn_params, run_dir, classes,
                                                         vertical_parties, clients)))
+        class_weights = {"rf": rf_params["class_weight"], "crnn": crnn_params.class_weight}
         fusion = stage("fuse RF and CRNN at A", lambda: fuse(run_dir, classes, profile.fusion, profile.adaptation,
-                                                            seed))
+                                                            seed, class_weights))
         calibrated = " of temperature-scaled probabilities" if profile.fusion["calibration"] == "temperature" else ""
         models["fusion_vote"] = {"kind": "federated", "family": "fusion",
                                  "label": f"fusion: soft vote{calibrated}, weight {fusion['weight_rf']:.2f} on RF"}
@@ -372,7 +390,7 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
             detectors = [m for m in ("rf", *profile.architectures, "fusion_vote", "fusion_stacking") if m in models]
             adaptation = stage("adapt to the test records' class mix at A",
                                lambda: adapt_detectors(run_dir, classes, detectors, profile.adaptation,
-                                                       profile.fusion["calibration"]))
+                                                       profile.fusion["calibration"], class_weights))
             for name in detectors:
                 models[name + ADAPTED_SUFFIX] = {
                     "kind": "federated", "family": "adapted", "adapted_from": name,

@@ -63,6 +63,16 @@ def source_priors(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return (counts + 1.0) / (counts.sum() + n_classes)
 
 
+def model_priors(valid_labels: np.ndarray, n_classes: int, class_weight: str = "none") -> np.ndarray:
+    """The class mix a model's probabilities carry: its training mix (``source_priors``), or uniform
+    for a model trained with ``class_weight: balanced``, where every class weighed alike. EM divides by
+    this mix, so the wrong one inflates the rarest classes (a balanced CRNN given the valid mix as its
+    trained mix estimated 80 % U2R on KDDTest+, run 20261205-110017-quick-balanced)."""
+    if class_weight == "balanced":
+        return np.full(n_classes, 1.0 / n_classes)
+    return source_priors(valid_labels, n_classes)
+
+
 @dataclass
 class Adaptation:
     """One detector's adapted probabilities and what EM found."""

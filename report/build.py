@@ -755,8 +755,13 @@ def _adaptation(data: RunData, test: Mapping[str, Dict[str, Any]], numbers: Dict
     true_mix = np.bincount(y_true, minlength=len(data.classes)) / len(y_true)
     trained = record.get("trained_priors") or [None] * len(data.classes)
     estimated = [b for b, _ in pairs if isinstance(detectors.get(b), Mapping)]
-    headers = ("class", "trained (valid)", "test (true)", *(f"estimated by `{b}`" for b in estimated))
-    rows = [[name, _num(trained[i]), _num(float(true_mix[i])), *(_num(detectors[b]["priors"][i]) for b in estimated)]
+    # a class-balanced model (or a vote over one) was trained under another mix than the valid labels'
+    own_mix = [b for b in estimated if detectors[b].get("trained_priors") is not None and None not in trained
+               and not np.allclose(detectors[b]["trained_priors"], trained)]
+    headers = ("class", "trained (valid)", *(f"trained: `{b}`" for b in own_mix), "test (true)",
+               *(f"estimated by `{b}`" for b in estimated))
+    rows = [[name, _num(trained[i]), *(_num(detectors[b]["trained_priors"][i]) for b in own_mix),
+             _num(float(true_mix[i])), *(_num(detectors[b]["priors"][i]) for b in estimated)]
             for i, name in enumerate(data.classes)]
     blocks += [Paragraph("Class mix:"), Table(headers, rows)]
 

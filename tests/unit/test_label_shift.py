@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fedids.label_shift import (adapt_to_priors, apply_temperature, fit_temperature, source_priors)
+from fedids.label_shift import adapt_to_priors, apply_temperature, fit_temperature, model_priors, source_priors
 
 MEANS = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0]])   # three classes, unit-variance Gaussians
 
@@ -104,3 +104,18 @@ def test_predict_adapts_a_large_batch_only_when_asked_and_keeps_a_small_one_as_t
     assert adapt_to_batch(_detector(1000), fused) is fused           # off unless asked for
     assert adapt_to_batch(_detector(5000), fused, adapt=True) is fused
     assert "fewer than adaptation.min_records (5000)" in capsys.readouterr().out
+
+
+def test_a_class_balanced_model_is_adapted_from_the_uniform_mix_it_was_trained_under():
+    rng = np.random.default_rng(3)
+    train_mix, test_mix = np.array([0.9, 0.09, 0.01]), np.array([0.5, 0.3, 0.2])
+    train_labels = rng.choice(3, size=5000, p=train_mix)
+    x, _ = _sample(rng, 20000, test_mix)
+    balanced = model_priors(train_labels, 3, "balanced")
+    assert np.allclose(balanced, 1 / 3)
+    assert np.allclose(model_priors(train_labels, 3, "none"), source_priors(train_labels, 3))
+    proba = _bayes_posteriors(x, balanced)   # what a class-balanced model's probabilities carry
+    assert np.allclose(adapt_to_priors(proba, balanced).priors, test_mix, atol=0.02)
+    # given the training mix instead, EM inflates the rarest class far beyond its share
+    wrong = adapt_to_priors(proba, model_priors(train_labels, 3, "none"), max_iter=200)
+    assert wrong.priors[2] > 2 * test_mix[2]

@@ -7,7 +7,7 @@ import argparse
 import json
 import re
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,7 @@ def _write_predictions(path: Path, ids: List[str], y: np.ndarray, proba: np.ndar
 
 
 def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False, seed: int = 7,
-                 adapted: bool = False) -> Path:
+                 adapted: bool = False, class_weights: Optional[Dict[str, str]] = None) -> Path:
     """A finished run directory: predictions of every model on valid and test, curves, fusion.json,
     run.json. With weak_vote, fusion_vote is a poor model, so it cannot beat rf and crnn. With adapted,
     the test split's class mix differs from valid's and the demo's own adaptation step has run."""
@@ -113,7 +113,8 @@ def make_run_dir(root: Path, protocol: str = "official", weak_vote: bool = False
 
         detectors = ["rf", "crnn", "cnn", "rnn", "fusion_vote", "fusion_stacking"]
         adaptation = adapt_detectors(run_dir, CLASSES, detectors, {"method": "em", "max_iter": 1000, "tol": 1e-8,
-                                                                   "min_records": 100}, "temperature")
+                                                                   "min_records": 100}, "temperature",
+                                     class_weights or {"rf": "none", "crnn": "none"})
         for name in detectors:
             models[name + ADAPTED_SUFFIX] = {"kind": "federated", "family": "adapted", "adapted_from": name,
                                              "label": f"{models[name]['label']}; adapted (EM)"}
@@ -500,6 +501,19 @@ def test_weight_diagnostic_also_shows_the_adapted_vote_at_every_weight(built_ada
         assert len(sweep["test"][metric]) == len(sweep["weights"]) and metric in sweep["summary"]
         assert all(0.0 <= v <= 1.0 for v in sweep["test"][metric])
     assert "macro_f1 (adapted)" in _sections(built_adapted["markdown"].read_text())["Fusion"]
+
+
+def test_a_class_balanced_model_is_adapted_from_a_uniform_trained_mix_the_report_shows(tmp_path):
+    run_dir = make_run_dir(tmp_path / "runs", adapted=True, class_weights={"rf": "balanced", "crnn": "none"})
+    run = json.loads((run_dir / "run.json").read_text())
+    detectors, valid_mix = run["adaptation"]["detectors"], run["adaptation"]["trained_priors"]
+    assert detectors["rf"]["trained_priors"] == pytest.approx([0.2] * 5)
+    for name in ("crnn", "cnn", "rnn", "fusion_stacking"):
+        assert detectors[name]["trained_priors"] == pytest.approx(valid_mix)
+    assert "uniform for the class-balanced rf" in run["adaptation"]["trained_priors_from"]
+    section = _sections(build_report(run_dir, tmp_path / "reports")["markdown"].read_text())[
+        "Adapted to the test records' class mix (label shift)"]
+    assert "trained: `rf`" in section and "trained: `crnn`" not in section
 
 
 def test_an_em_that_stopped_at_max_iter_is_flagged_not_converged(tmp_path):
