@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.metrics import classification_metrics, fate_probabilities
-from fedids.audit_view import bytes_sent_by_role
+from fedids.audit_view import bytes_sent_by_role, largest_messages
 from fedids.config import PartiesConfig
 
 
@@ -172,9 +172,8 @@ def markdown_table(results: Dict[str, Any]) -> str:
         lines += ["", "| model | party | bytes sent in training | largest messages |", "| --- | --- | --- | --- |"]
         for name, by_party in sent.items():
             for role, by_name in sorted(by_party.items()):
-                top = sorted(by_name.items(), key=lambda item: -item[1])[:3]
                 lines.append(f"| {name} | {role} | {sum(by_name.values()):,} | "
-                             + ", ".join(f"{n} {b:,}" for n, b in top) + " |")
+                             + ", ".join(f"{n} {b:,}" for n, b in largest_messages(by_name)) + " |")
     return "\n".join(lines)
 
 

@@ -18,7 +18,7 @@ import pickle
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -169,6 +169,12 @@ def prune_trails(root: Path, keep: int, dry_run: bool = False) -> List[JobTrail]
             for folder in trail.folders:
                 shutil.rmtree(folder)
     return removed
+
+
+def largest_messages(bytes_by_name: Mapping[str, Any], count: int = 3) -> List[Tuple[str, int]]:
+    """The ``count`` message names that carried the most bytes (from ``bytes_sent_by_role``), largest first."""
+    sizes = [(str(n), int(b)) for n, b in (bytes_by_name or {}).items() if isinstance(b, (int, float))]
+    return sorted(sizes, key=lambda item: -item[1])[:count]
 
 
 def format_bytes(count: int) -> str:

@@ -20,6 +20,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import numpy as np
 import yaml
 
+from fedids.audit_view import largest_messages
 from fedids.label_shift import ADAPTED_SUFFIX
 from report.figures import figure_name, fusion_weight_figure, write_figures
 from report.metrics import load_predictions, model_metrics
@@ -837,10 +838,10 @@ def _sent_in_training(by_role: Mapping[str, Any], totals: Dict[str, Any]) -> Lis
     """The forest's bytes per party (role) in its training job, with its three largest messages."""
     rows = []
     for role, by_name in by_role.items():
-        sizes = {str(k): v for k, v in (by_name or {}).items() if isinstance(v, (int, float))}
-        totals[str(role)] = {"sent_in_training": sum(sizes.values())}
-        largest = sorted(sizes.items(), key=lambda item: -item[1])[:3]
-        rows.append([str(role), _bytes(sum(sizes.values())), ", ".join(f"`{n}` {_bytes(b)}" for n, b in largest)])
+        messages = largest_messages(by_name, count=len(by_name or {}))  # every message, largest first
+        sent = sum(b for _, b in messages)
+        totals[str(role)] = {"sent_in_training": sent}
+        rows.append([str(role), _bytes(sent), ", ".join(f"`{n}` {_bytes(b)}" for n, b in messages[:3])])
     if not rows:
         return [Paragraph("No message recorded.")]
     return [Table(("party (role)", "sent in training", "largest messages"), rows)]

@@ -230,6 +230,27 @@ def test_what_each_party_sends_reveals_no_labels_features_or_thresholds(paillier
     assert set(spec) == {"kind", "key_length", "pk", "coder", "n_classes", "field_bits"}
 
 
+def test_class_weights_show_b_nothing_new_and_c_only_their_scale(balanced_run, paillier_run, fate_flow, repo_root):
+    ids = {party: fate_flow.party_id(party) for party in "AB"}
+    weighted = sent_by(repo_root, balanced_run.train_job_id, "guest", ids["A"])
+    plain = sent_by(repo_root, paillier_run.train_job_id, "guest", ids["A"])
+
+    def to_b(messages, name):
+        return [m["value"] for m in messages if m["name"] == name and ("host", ids["B"]) in m["to"]]
+
+    # the same kinds of message reach B; the bootstrap B sees is the same draw, label- and weight-blind
+    assert {m["name"] for m in weighted if ("host", ids["B"]) in m["to"]} == \
+        {m["name"] for m in plain if ("host", ids["B"]) in m["to"]}
+    plans = to_b(weighted, "tree_plan"), to_b(plain, "tree_plan")
+    assert len(plans[0]) == TREES and all(np.array_equal(w["weights"], p["weights"]) for w, p in zip(*plans))
+    # the weights ride inside the ciphertexts: one per sample, as without them
+    assert len(as_ciphertexts(to_b(weighted, "encrypted_labels")[0])) == len(as_ciphertexts(
+        to_b(plain, "encrypted_labels")[0]))
+    meta = [m["value"] for m in weighted if m["name"] == "forest_meta"][0]
+    assert meta["weight_scale"] == 16 and meta["field_bits"] > [m["value"] for m in plain
+                                                                if m["name"] == "forest_meta"][0]["field_bits"]
+
+
 def as_ciphertexts(wire: bytes):
     """Paillier ciphertexts from their wire form (raises if the bytes are anything else)."""
     from fate_utils.paillier import CiphertextVector

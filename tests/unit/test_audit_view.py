@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from fedids import audit
-from fedids.audit_view import AuditError, describe_value, list_trails, prune_trails, summarize_job
+from fedids.audit_view import AuditError, describe_value, largest_messages, list_trails, prune_trails, summarize_job
 from fedids.cli import main
 from tests.unit.audit_fakes import send
 
@@ -85,3 +85,9 @@ def test_audit_command_lists_shows_and_prunes(three_jobs, capsys):
     assert "removed the trails of 1 jobs" in capsys.readouterr().out
     assert main(["audit", "--root", str(three_jobs / "nowhere"), "list"]) == 2
     assert "no audit trail at" in capsys.readouterr().err
+
+
+def test_largest_messages_are_the_heaviest_names_first_and_skip_non_numbers():
+    sent = {"partition": 300, "encrypted_labels": 9000, "tree_plan": 500, "note": "n/a", "winners": 10}
+    assert largest_messages(sent) == [("encrypted_labels", 9000), ("tree_plan", 500), ("partition", 300)]
+    assert largest_messages({}) == []
