@@ -172,8 +172,12 @@ class PheLabelCipher:
     def histogram(self, payload: Any, rows: np.ndarray, cells: np.ndarray, n_cells: int) -> Any:
         hist = self.evaluator.zeros(n_cells, None)
         if len(rows):
-            positions = cells_of_rows(rows, cells, len(payload))
-            self.evaluator.i_update(self.pk, hist, payload, positions, 1)
+            # i_update wants one position list per ciphertext it is given: give it only the rows of
+            # this level's splittable nodes (deep levels hold few), not an empty list for every other row
+            involved, local = np.unique(rows, return_inverse=True)
+            if len(involved) < len(payload):
+                payload = payload.slice_indexes(involved.tolist())
+            self.evaluator.i_update(self.pk, hist, payload, cells_of_rows(local, cells, len(involved)), 1)
         return hist
 
     def subtract(self, parent: Any, child: Any) -> Any:
