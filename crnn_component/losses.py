@@ -14,10 +14,10 @@ the weighted mean, as ``torch.nn.CrossEntropyLoss(weight=...)`` computes it.
 
 from __future__ import annotations
 
-import torch
 from typing import Optional
 
 import numpy as np
+import torch
 from torch import nn
 
 
