@@ -9,13 +9,14 @@ import yaml
 
 from fedids.config import ConfigError
 from fedids.paths import conf_dir
+from rf_component.class_weights import CLASS_WEIGHTS  # numpy only: the CLI loads it without FATE
 
 RF_KEYS = {
     "num_trees": int, "max_depth": int, "min_samples_split": int, "min_samples_leaf": int,
     "tree_feature_fraction": float, "node_max_features": (str, int, float), "max_bin": int,
     "bootstrap": bool, "vote": str, "seed": int, "he_param": dict, "class_weight": str,
 }
-CHOICES = {"vote": ("soft", "hard"), "class_weight": ("none", "balanced")}
+CHOICES = {"vote": ("soft", "hard"), "class_weight": CLASS_WEIGHTS}
 
 
 def _profiles(path: Path) -> Mapping[str, Any]:
