@@ -88,6 +88,7 @@ def _cmd_data_prepare(args: argparse.Namespace) -> int:
             subset_size=args.subset_size,
             test_fraction=args.test_fraction,
             validation_fraction=args.validation_fraction,
+            holdout_attack_fraction=args.holdout_attack_fraction,
             seed=args.seed,
             train_file=args.train_file,
             test_file=args.test_file,
@@ -113,7 +114,8 @@ def _print_summary(manifest: Any, out: str) -> None:
     for party, entry in manifest["parties"].items():
         for split, table in entry["splits"].items():
             label = "label" if table["class_counts"] is not None else "no label"
-            features = len([c for c in table["columns"] if c != manifest["label_column"]])
+            features = len([c for c in table["columns"]
+                            if c not in (manifest["label_column"], manifest.get("weight_column"))])
             print(f"  {party} ({entry['role']}) {split}: {table['rows']} rows, {features} features, {label}")
     if "expected_intersection" in manifest:
         shown = ", ".join(f"{split} {n}" for split, n in manifest["expected_intersection"].items())
@@ -264,6 +266,14 @@ def add_data_commands(subparsers: Any) -> None:
         metavar="F",
         help="official and split protocols: share of the training rows held out as a 'valid' split "
         "(same records in a vertical and a horizontal preparation of the same data and seed; default 0)",
+    )
+    p.add_argument(
+        "--holdout-attack-fraction",
+        type=float,
+        default=0.0,
+        metavar="F",
+        help="with --validation-fraction: share of each attack class's names whose every record moves "
+        "from train to valid (leave-attack-out; listed in the manifest's 'holdout'; default 0)",
     )
     p.add_argument("--seed", type=int, default=None, metavar="S", help="default: from conf/data.yaml")
     p.add_argument(

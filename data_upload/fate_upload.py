@@ -52,11 +52,13 @@ class UploadReport:
     job_ids: Dict[str, str] = field(default_factory=dict)
 
 
-def table_meta(id_column: str, label_column: Optional[str]) -> Dict[str, Any]:
-    """FATE's dataframe meta for a CSV with a header: match id, label only when given."""
+def table_meta(id_column: str, label_column: Optional[str], weight_column: Optional[str] = None) -> Dict[str, Any]:
+    """FATE's dataframe meta for a CSV with a header: match id, label and sample weight only when given."""
     meta: Dict[str, Any] = {"delimiter": ",", "dtype": "float64", "match_id_name": id_column}
     if label_column is not None:
         meta.update({"label_name": label_column, "label_type": "int64"})
+    if weight_column is not None:
+        meta.update({"weight_name": weight_column, "weight_type": "float64"})
     return meta
 
 

@@ -228,6 +228,12 @@ def validate_manifest(raw: Any, source: str = "<memory>") -> Dict[str, Any]:
     guests = [p for p, e in parties.items() if e["role"] == "guest"]
     if len(guests) != 1:
         raise c.fail("parties", f"must have exactly one guest, found {len(guests)}")
+    if raw.get("weight_column") is not None:
+        weight = c.get(raw, "weight_column", "", str)
+        for party, names in features.items():
+            if (weight in names) != (party == guests[0]):
+                raise c.fail(f"parties.{party}.splits.train.columns",
+                             f"the sample weight column '{weight}' belongs to the guest's tables, and only there")
     if raw["layout"] == "vertical":
         leaking = [p for p in labelled if p != guests[0]]
         if leaking:

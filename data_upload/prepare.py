@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import pandas as pd
 from rich.console import Console
 from rich.progress import (
@@ -35,6 +36,8 @@ from rich.progress import (
 
 from data_upload.config import DataConfig, DatasetSettings, load_data_config
 from data_upload.errors import DataError
+from data_upload.holdout import (HOLDOUT_IDS_FILE, SAMPLE_WEIGHT_COLUMN, HeldOut, choose_held_out_names,
+                                 held_out_rows)
 from data_upload.loaders import LoadOptions, load_dataset
 from data_upload.manifest import MANIFEST_FORMAT, MANIFEST_VERSION, sha256_of, table_entry, write_manifest
 from data_upload.partition import (
@@ -153,6 +156,7 @@ class _Run:
     seed: int
     test_fraction: float
     validation_fraction: float
+    holdout_attack_fraction: float
     subset_size: int
     clients: List[str]
     dirichlet_alpha: Optional[float]
@@ -250,6 +254,12 @@ def _resolve(dataset: str, layout: str, protocol: str, cfg: DataConfig, args: Ma
     if validation_fraction and protocol == "paper":
         raise DataError("the paper protocol has no validation split (its subsets are fixed in size)",
                         hint="use --protocol official or split for a validation split")
+    holdout_fraction = float(args["holdout_attack_fraction"] or 0.0)
+    if not 0.0 <= holdout_fraction < 1.0:
+        raise DataError(f"the held-out attack fraction must be in [0, 1), got {holdout_fraction}")
+    if holdout_fraction and not validation_fraction:
+        raise DataError("held-out attack names go to the validation split, and there is none",
+                        hint="give a validation fraction (e.g. 0.1) with the held-out attack fraction")
     alpha = settings.dirichlet_alpha if args["dirichlet_alpha"] is None else float(args["dirichlet_alpha"])
     weights = args["client_weights"]
     if weights is None and args["dirichlet_alpha"] is None:
@@ -290,6 +300,7 @@ def _resolve(dataset: str, layout: str, protocol: str, cfg: DataConfig, args: Ma
         seed=settings.seed if args["seed"] is None else int(args["seed"]),
         test_fraction=test_fraction,
         validation_fraction=validation_fraction,
+        holdout_attack_fraction=holdout_fraction,
         subset_size=settings.paper_subset_size if args["subset_size"] is None else int(args["subset_size"]),
         clients=client_names(n_clients) if layout == "horizontal" else [],
         dirichlet_alpha=alpha if layout == "horizontal" else None,
@@ -322,6 +333,7 @@ def prepare(
     subset_size: Optional[int] = None,
     test_fraction: Optional[float] = None,
     validation_fraction: float = 0.0,
+    holdout_attack_fraction: float = 0.0,
     seed: Optional[int] = None,
     vertical_columns: Optional[Mapping[str, Sequence[str]]] = None,
     vertical_ratios: Optional[Mapping[str, float]] = None,
@@ -337,7 +349,10 @@ def prepare(
     Options left at None take their value from conf/data.yaml (or ``config``). Layouts:
     "vertical" (parties share samples and split the features; label at the guest only) or
     "horizontal" (clients A, B, C, ... hold whole rows of their own samples). Protocols:
-    "official", "split", "paper". Raises DataError, naming file/line/column or key, for anything
+    "official", "split", "paper". ``holdout_attack_fraction`` (with a validation fraction): that share
+    of each attack class's names is moved, every record of them, from train to valid
+    (data_upload/holdout.py; listed in the manifest's ``holdout``): horizontal clients move them to
+    valid, the vertical guest weighs them 0 (column ``sample_weight``). Raises DataError, naming file/line/column or key, for anything
     it cannot use; the output folder is then left as it was.
     """
     cfg = config if isinstance(config, DataConfig) else load_data_config(config)
@@ -355,6 +370,7 @@ def prepare(
         subset_size=subset_size,
         test_fraction=test_fraction,
         validation_fraction=validation_fraction,
+        holdout_attack_fraction=holdout_attack_fraction,
         seed=seed,
         vertical_columns=vertical_columns,
         vertical_ratios=vertical_ratios,
@@ -381,13 +397,15 @@ def prepare(
                     test_pool = load_dataset(dataset, sources.test, run.options)
                     source_records += _source_records(test_pool, "test")
             with steps.step(f"{protocol} protocol, {layout} layout"):
-                tables, intersection = _party_tables(run, train_pool, test_pool)
+                tables, intersection, holdout = _party_tables(run, train_pool, test_pool)
             with steps.step("fitting preprocessing on the training rows"):
                 preprocessors = _fit_preprocessors(run, tables)
                 outputs = {
                     party: {split: preprocessors[party].transform(frame) for split, frame in splits.items()}
                     for party, splits in tables.items()
                 }
+                if holdout is not None and run.layout == "vertical":
+                    outputs[run.guest] = _with_sample_weights(run, outputs[run.guest], holdout)
                 if run.layout == "vertical":
                     for split in [s for s in SPLIT_NAMES if s in tables[run.guest]]:
                         check_no_label_leak(
@@ -398,6 +416,10 @@ def prepare(
             with steps.step(f"writing {out_dir.name}"):
                 parties = _write_parties(run, outputs, preprocessors, staging)
                 manifest = _manifest(run, parties, preprocessors, source_records, intersection)
+                if holdout is not None:
+                    manifest["holdout"] = _write_holdout(run, holdout, outputs, staging)
+                    if run.layout == "vertical":
+                        manifest["weight_column"] = SAMPLE_WEIGHT_COLUMN
                 write_manifest(manifest, staging)
                 _publish(staging, out_dir, force)
     except BaseException:
@@ -408,8 +430,9 @@ def prepare(
 
 def _party_tables(
     run: _Run, train_pool: pd.DataFrame, test_pool: pd.DataFrame
-) -> Tuple[Dict[str, Dict[str, pd.DataFrame]], Optional[Dict[str, int]]]:
-    """Ids, protocol and layout: each party's train and test table (features still raw)."""
+) -> Tuple[Dict[str, Dict[str, pd.DataFrame]], Optional[Dict[str, int]], Optional[HeldOut]]:
+    """Ids, protocol and layout: each party's train and test table (features still raw), and the
+    attack names held out of train into valid (None without a holdout)."""
     train_pool, test_pool = assign_ids(train_pool, test_pool, run.id_column, seeded_rng(run.seed, "ids"))
     subsets: Optional[List[TrainTest]] = None
     if run.protocol == "official":
@@ -425,9 +448,21 @@ def _party_tables(
         # drawn before the layout split, from ids only: a vertical and a horizontal preparation
         # of the same data and seed hold out the same records (fusion joins them by id)
         train, valid = split_stratified(train, run.validation_fraction, seeded_rng(run.seed, "validation"))
+    holdout = None
+    if run.holdout_attack_fraction:
+        # after the random validation draw: its ids are those of the same preparation without a holdout
+        names = choose_held_out_names(train, run.holdout_attack_fraction, seeded_rng(run.seed, "holdout"),
+                                      run.options.taxonomy(run.dataset).normal_class)
+        held = held_out_rows(train, names)
+        holdout = HeldOut(names, train.loc[held, [run.id_column, ATTACK_NAME_COLUMN]].reset_index(drop=True))
+        if run.layout == "horizontal":
+            # every client holds its own labels: it moves its rows of the held-out names to valid itself
+            train, valid = train.loc[~held], pd.concat([valid, train.loc[held]])
+        # vertical: every party keeps every row (a missing row would tell B it is an attack); the
+        # guest weighs the held-out rows 0 in training (_with_sample_weights)
     if run.layout == "vertical":
         assert run.plan is not None
-        return _vertical_tables(run, run.plan, train, test, valid)
+        return (*_vertical_tables(run, run.plan, train, test, valid), holdout)
     if subsets is not None:
         per_client = dict(zip(run.clients, subsets))
     else:
@@ -449,7 +484,7 @@ def _party_tables(
         )
         for client, (part, _) in valid_parts.items():
             tables[client]["valid"] = part[columns]
-    return tables, None
+    return tables, None, holdout
 
 
 def _vertical_tables(
@@ -531,6 +566,41 @@ def _write_parties(
             "splits": entries,
         }
     return parties
+
+
+def _with_sample_weights(run: _Run, splits: Mapping[str, pd.DataFrame], holdout: HeldOut) -> Dict[str, pd.DataFrame]:
+    """The vertical guest's tables with a sample weight column: 0 for the training rows of held-out
+    attack names, 1 elsewhere (every split, so every table of the guest has the same columns)."""
+    held = set(holdout.rows[run.id_column])
+    out = {}
+    for split, frame in splits.items():
+        weights = np.ones(len(frame))
+        if split == "train":
+            weights[frame[run.id_column].isin(held).to_numpy()] = 0.0
+        out[split] = frame.assign(**{SAMPLE_WEIGHT_COLUMN: weights})
+    return out
+
+
+def _write_holdout(run: _Run, holdout: HeldOut, outputs: Mapping[str, Mapping[str, pd.DataFrame]],
+                   staging: Path) -> Dict[str, Any]:
+    """The manifest's ``holdout`` section. Each label holder gets the ids (and attack names) of its rows
+    of held-out names in ``PARTY/holdout_ids.csv``: never uploaded, since only a label holder may know
+    which rows are attacks. Where they are: horizontal, in the client's valid split (moved there);
+    vertical, in the train split, weighed 0 by the guest."""
+    id_files = {}
+    split = "train" if run.layout == "vertical" else "valid"
+    for party, splits in outputs.items():
+        table = splits.get(split)
+        if table is None or run.label_column not in table.columns:
+            continue
+        rows = holdout.rows[holdout.rows[run.id_column].isin(table[run.id_column])].sort_values(run.id_column)
+        relative = f"{party}/{HOLDOUT_IDS_FILE}"
+        rows.to_csv(staging / relative, index=False)
+        id_files[party] = relative
+    counts = holdout.rows[ATTACK_NAME_COLUMN].astype(str).value_counts()
+    return {"attack_fraction": run.holdout_attack_fraction, "names": holdout.names,
+            "records": {name: int(counts.get(name, 0)) for group in holdout.names.values() for name in group},
+            "held_out_in": split, "ids_files": id_files}
 
 
 def _manifest(

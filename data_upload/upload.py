@@ -55,11 +55,13 @@ def manifest_uploads(
     for party in chosen:
         for split, info in all_parties[party]["splits"].items():
             has_label = manifest["label_column"] in info["columns"]
+            weight = manifest.get("weight_column")
             uploads.append(
                 TableUpload(
                     file=str(manifest_path.parent / info["file"]),
                     table=table_ref(manifest, party, split),
-                    meta=table_meta(manifest["id_column"], manifest["label_column"] if has_label else None),
+                    meta=table_meta(manifest["id_column"], manifest["label_column"] if has_label else None,
+                                    weight if weight in info["columns"] else None),
                     expected_rows=int(info["rows"]),
                 )
             )

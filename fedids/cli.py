@@ -334,7 +334,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(func=_cmd_audit)
 
     p = sub.add_parser("demo", help="the main job: prepare, upload, train RF + CRNN through FATE, fuse, report")
-    p.add_argument("--profile", default="quick", help="profile of conf/demo.yaml: quick (default), paper, paper-core (RF + CRNN only), quick-balanced (RF + CRNN, class-balanced), tiny")
+    p.add_argument("--profile", default="quick", help="profile of conf/demo.yaml: quick (default), paper, paper-core (RF + CRNN only), quick-balanced (RF + CRNN, class-balanced), quick-balanced-holdout (the same, weight chosen on held-out attack names), tiny (CI)")
     p.add_argument("--protocol", choices=["official", "split"], default=None,
                    help="official: train file -> KDDTest+; split: 80/20 of the train file (default: the profile's)")
     p.add_argument("--data-dir", default=None,

@@ -5,8 +5,10 @@ features, B: traffic features) and horizontal (clients A and B) data sets with a
 split held out by id; upload them; train the vertical forest (A guest, B host, C arbiter) and
 predict valid and test; train the federated CRNN and its CNN/RNN ablations (homo_nn, FedProx,
 arbiter C) with the valid split predicted in the training job, then predict test; centralized
-and local-only baselines; fuse RF and CRNN at A (weight on valid); write the run directory
-(docs/run-directory.md) and the report.
+and local-only baselines; with ``fusion.weight_from: attack_holdout``, a second forest + CRNN pair
+trained without a seeded share of each attack class's names, whose predictions of those names
+choose the soft-vote weight; fuse RF and CRNN at A (weight on valid, or on that pair's records);
+write the run directory (docs/run-directory.md) and the report.
 
 Evaluation view: the demo runs every party on one machine, so the run directory collects
 each party's prediction outputs. The CRNN's predictions of B's rows are B's in a real
@@ -20,7 +22,7 @@ import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import pandas as pd
@@ -30,7 +32,8 @@ from crnn_component.config import CrnnParams, load_crnn_profile
 from fedids.audit_view import bytes_sent_by_role
 from fedids.config import PartiesConfig
 from fedids.demo_config import DemoProfile
-from fedids.fusion import FusedDetector, fit_fusion, join_by_id, prediction_frame, probability_columns
+from fedids.fusion import (HOLDOUT_SPLIT, FusedDetector, WeightRecords, fit_fusion, join_by_id, prediction_frame,
+                           probability_columns)
 from fedids.label_shift import ADAPTED_SUFFIX
 from fedids.model_config import load_rf_profile
 from fedids.paths import conf_dir, project_root
@@ -88,19 +91,23 @@ def source_files(profile: DemoProfile, data_dir: Path, sources_dir: Path, seed: 
     return {"train": str(train), "test": str(test) if test is not None and profile.protocol == "official" else None}
 
 
-def prepare_both_layouts(profile: DemoProfile, data_dir: Path, run_dir: Path, clients: int, seed: int
-                         ) -> Dict[str, Path]:
-    """Vertical and horizontal preparations of the same records and ids (validation split included)."""
+def prepare_both_layouts(profile: DemoProfile, data_dir: Path, run_dir: Path, clients: int, seed: int,
+                         holdout_attack_fraction: float = 0.0) -> Dict[str, Path]:
+    """Vertical and horizontal preparations of the same records and ids (validation split included);
+    with ``holdout_attack_fraction``, the leave-attack-out preparation for the weight choice, under
+    ``data/attack_holdout/`` (same records and ids; data_upload/holdout.py says where the held-out
+    names' records go in each layout)."""
     from data_upload.prepare import prepare
 
     files = source_files(profile, data_dir, run_dir / "data" / "sources", seed)
+    root = run_dir / "data" / (HOLDOUT_SPLIT if holdout_attack_fraction else "")
     out = {}
     for layout in ("vertical", "horizontal"):
-        target = run_dir / "data" / layout
+        target = root / layout
         extra = {"clients": clients} if layout == "horizontal" else {}
         prepare(profile.dataset, str(data_dir), layout, profile.protocol, str(target), train_file=files["train"],
                 test_file=files["test"], validation_fraction=profile.validation_fraction, seed=seed,
-                show_progress=False, **extra)
+                holdout_attack_fraction=holdout_attack_fraction, show_progress=False, **extra)
         out[layout] = target
     return out
 
@@ -135,6 +142,12 @@ def _labels(vertical_dir: Path, split: str, guest: str) -> pd.Series:
     return frame.set_index("id")["label"]
 
 
+def held_out_ids(data_dir: Path, party: str) -> np.ndarray:
+    """The ids of ``party``'s records of held-out attack names (its holdout_ids.csv, never uploaded)."""
+    manifest = json.loads((data_dir / "manifest.json").read_text())
+    return pd.read_csv(data_dir / manifest["holdout"]["ids_files"][party], usecols=["id"])["id"].to_numpy()
+
+
 def _write(run_dir: Path, model: str, split: str, frame: pd.DataFrame) -> None:
     path = run_dir / "predictions" / f"{model}.{split}.csv"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,16 +161,32 @@ def _read(run_dir: Path, model: str, split: str) -> pd.DataFrame:
 # -- stages ----------------------------------------------------------------------------------
 
 def train_forest(cfg: PartiesConfig, vertical_dir: Path, params: Dict[str, Any], run_dir: Path,
-                 classes: Sequence[str]) -> Dict[str, Any]:
-    """Vertical RF through FATE: train, predict test and valid, keep the deployed pipeline."""
+                 classes: Sequence[str], deployed: bool = True) -> Dict[str, Any]:
+    """Vertical RF through FATE: train, predict test and valid, keep the deployed pipeline.
+
+    ``deployed=False``: the forest of the leave-attack-out pair (weight choice only), trained with the
+    guest weighing the held-out names' rows 0: its predictions of those training rows (from the
+    training job) and of the valid split go to ``rf.attack_holdout.csv``; no pipeline is kept, no
+    test record predicted.
+    """
     from pipelines.vertical_rf import PIPELINE, predict_test_split, train_vertical_rf
 
     guest = cfg.roles(PIPELINE).guest
-    run = train_vertical_rf(cfg, vertical_dir, params, predict_test=True)
-    _write(run_dir, "rf", "test", fate_predictions(run.test_predictions, classes, _labels(vertical_dir, "test", guest)))
+    run = train_vertical_rf(cfg, vertical_dir, params, predict_test=deployed)
+    if deployed:
+        _write(run_dir, "rf", "test",
+               fate_predictions(run.test_predictions, classes, _labels(vertical_dir, "test", guest)))
+    # the test prediction deployed the model; without it, this job deploys it
     valid_job, valid_frame = predict_test_split(cfg, vertical_dir, run.pipeline, ["psi_0", "rf_0"], split="valid",
-                                                deploy=False)
-    _write(run_dir, "rf", "valid", fate_predictions(valid_frame, classes, _labels(vertical_dir, "valid", guest)))
+                                                deploy=not deployed)
+    valid = fate_predictions(valid_frame, classes, _labels(vertical_dir, "valid", guest))
+    if not deployed:
+        trained = fate_predictions(run.train_predictions, classes, _labels(vertical_dir, "train", guest))
+        held = trained[trained["id"].isin(held_out_ids(vertical_dir, guest))]
+        _write(run_dir, "rf", HOLDOUT_SPLIT, pd.concat([valid, held]).sort_values("id").reset_index(drop=True))
+        return {"train_job_id": run.train_job_id, "predict_job_ids": {HOLDOUT_SPLIT: valid_job},
+                "train_seconds": run.timings.get("train_job_s")}
+    _write(run_dir, "rf", "valid", valid)
     (run_dir / "pipelines").mkdir(exist_ok=True)
     run.pipeline.dump_model(str(run_dir / "pipelines" / "rf.pkl"))
     balanced = ", class-balanced" if params.get("class_weight") == "balanced" else ""
@@ -172,16 +201,28 @@ def train_forest(cfg: PartiesConfig, vertical_dir: Path, params: Dict[str, Any],
     return entry
 
 
+def _pooled(frames: Dict[str, Any]) -> pd.DataFrame:
+    """The clients' prediction frames of one split as one frame."""
+    return pd.concat([f for f in frames.values() if f is not None and len(f)], ignore_index=True)
+
+
 def train_federated_nn(cfg: PartiesConfig, horizontal_dir: Path, params: CrnnParams, arch: str, run_dir: Path,
-                       classes: Sequence[str]) -> Dict[str, Any]:
-    """One federated homo_nn model (CRNN or an ablation): train (valid predicted in the job), predict test."""
+                       classes: Sequence[str], deployed: bool = True) -> Dict[str, Any]:
+    """One federated homo_nn model (CRNN or an ablation): train (valid predicted in the job), predict test.
+
+    ``deployed=False``: the CRNN of the leave-attack-out pair (weight choice only): its valid
+    predictions go to ``ARCH.attack_holdout.csv``; no test prediction, curve or pipeline is kept.
+    """
     from pipelines.homo_crnn import train_homo_crnn
 
-    run = train_homo_crnn(cfg, horizontal_dir, params.with_overrides(architecture=arch), predict_test=True,
+    run = train_homo_crnn(cfg, horizontal_dir, params.with_overrides(architecture=arch), predict_test=deployed,
                           predict_valid=True)
+    if not deployed:
+        _write(run_dir, arch, HOLDOUT_SPLIT, fate_predictions(_pooled(run.valid_predictions), classes))
+        return {"train_job_id": run.train_job_id, "predict_job_ids": {HOLDOUT_SPLIT: run.train_job_id},
+                "train_seconds": run.timings.get("train_job_s")}
     for split, frames in (("test", run.test_predictions), ("valid", run.valid_predictions)):
-        pooled = pd.concat([f for f in frames.values() if f is not None and len(f)], ignore_index=True)
-        _write(run_dir, arch, split, fate_predictions(pooled, classes))
+        _write(run_dir, arch, split, fate_predictions(_pooled(frames), classes))
     (run_dir / "curves").mkdir(exist_ok=True)
     (run_dir / "curves" / f"{arch}.json").write_text(json.dumps(run.curve, indent=1))
     (run_dir / "pipelines").mkdir(exist_ok=True)
@@ -206,7 +247,8 @@ def train_baselines(dirs: Dict[str, Path], rf_params: Dict[str, Any], crnn_param
     train = vertical_frames(dirs["vertical"], "train", vertical_parties)
     test = vertical_frames(dirs["vertical"], "test", vertical_parties)
     manifest = json.loads((dirs["vertical"] / "manifest.json").read_text())
-    columns = {p: [c for c in manifest["parties"][p]["splits"]["train"]["columns"] if c != "label"]
+    columns = {p: [c for c in manifest["parties"][p]["splits"]["train"]["columns"]
+                   if c not in ("label", manifest.get("weight_column"))]
                for p in vertical_parties}
     every = [c for p in vertical_parties for c in columns[p]]
     forests = {"central_rf": (every, "centralized baseline", "RF, scikit-learn on pooled A+B columns")}
@@ -237,12 +279,39 @@ def train_baselines(dirs: Dict[str, Path], rf_params: Dict[str, Any], crnn_param
     return models
 
 
+def held_out_weight_records(run_dir: Path, holdout_vertical_dir: Path, guest: str, classes: Sequence[str],
+                            calibration: str) -> Tuple[WeightRecords, Dict[str, Any]]:
+    """The leave-attack-out pair's valid predictions as the records the soft-vote weight is chosen on.
+
+    Each model of the pair is temperature-scaled (``calibration``) on the valid records of names it
+    was trained on, as the deployed pair is on its own valid split; the weight is then scored on all
+    of them, seen names and held-out names together, as a test file or a deployment mixes them.
+    """
+    from fedids.label_shift import apply_temperature, fit_temperature
+
+    ids, labels, p_rf, p_crnn = join_by_id(_read(run_dir, "rf", HOLDOUT_SPLIT), _read(run_dir, "crnn", HOLDOUT_SPLIT),
+                                           classes)
+    holdout = json.loads((holdout_vertical_dir / "manifest.json").read_text())["holdout"]
+    unseen = np.isin(ids, held_out_ids(holdout_vertical_dir, guest))
+    temperatures = None
+    if calibration == "temperature":
+        temperatures = {"rf": fit_temperature(p_rf[~unseen], labels[~unseen]),
+                        "crnn": fit_temperature(p_crnn[~unseen], labels[~unseen])}
+        p_rf, p_crnn = apply_temperature(p_rf, temperatures["rf"]), apply_temperature(p_crnn, temperatures["crnn"])
+    record = {"held_out_names": holdout["names"], "attack_fraction": holdout["attack_fraction"],
+              "records": int(len(ids)), "held_out_records": int(unseen.sum()),
+              "held_out_records_by_name": holdout["records"], "temperatures": temperatures}
+    return WeightRecords(labels, p_rf, p_crnn, HOLDOUT_SPLIT), record
+
+
 def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adaptation: Dict[str, Any],
-         seed: int, class_weights: Dict[str, str]) -> Dict[str, Any]:
+         seed: int, class_weights: Dict[str, str], weight_records: Optional[WeightRecords] = None
+         ) -> Dict[str, Any]:
     """Fit the fused detector on valid (records both models scored) and apply it to test.
 
     ``class_weights``: the forest's and the CRNN's ``class_weight`` ("rf", "crnn"); the vote's trained
     class mix (for label-shift adaptation) is the weighted mix of its two inputs' trained mixes.
+    ``weight_records``: where the soft-vote weight is chosen instead of valid (``held_out_weight_records``).
     """
     from fedids.label_shift import model_priors
 
@@ -250,7 +319,7 @@ def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adapta
     detector = fit_fusion(y_valid, rf_valid, crnn_valid, classes, select_by=settings["select_by"],
                           grid_step=settings["grid_step"], stacking=settings["stacking"], seed=seed,
                           selection=settings["selection"], bootstrap=settings["bootstrap"],
-                          calibration=settings["calibration"])
+                          calibration=settings["calibration"], weight_records=weight_records)
     if adaptation["method"] != "none":
         w = detector.weight_rf
         priors = (w * model_priors(y_valid, len(classes), class_weights["rf"])
@@ -261,7 +330,7 @@ def fuse(run_dir: Path, classes: Sequence[str], settings: Dict[str, Any], adapta
     ids, y_test, rf_test, crnn_test = join_by_id(_read(run_dir, "rf", "test"), _read(run_dir, "crnn", "test"), classes)
     _write(run_dir, "fusion_vote", "test", prediction_frame(ids, detector.vote(rf_test, crnn_test), classes, y_test))
     out = {"weight_rf": detector.weight_rf, "select_by": detector.select_by, "selection": detector.selection,
-           "score_se": detector.score_se, "calibration": detector.calibration, "temperatures": detector.temperatures,
+           "weight_chosen_on": detector.weight_chosen_on, "score_se": detector.score_se, "calibration": detector.calibration, "temperatures": detector.temperatures,
            "valid_records": int(len(y_valid)), "test_records": int(len(ids))}
     if detector.stacking_coef is not None:
         _write(run_dir, "fusion_stacking", "test",
@@ -315,6 +384,35 @@ def adapt_detectors(run_dir: Path, classes: Sequence[str], detectors: Sequence[s
     return record
 
 
+def train_leave_attack_out_pair(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, run_dir: Path,
+                                clients: Sequence[str], seed: int, rf_params: Dict[str, Any], crnn_params: CrnnParams,
+                                classes: Sequence[str], stage: Callable[[str, Callable[[], Any]], Any]
+                                ) -> Tuple[WeightRecords, Dict[str, Any]]:
+    """Three stages: prepare and upload the leave-attack-out data, train its forest and CRNN (same
+    settings as the deployed pair) through FATE; return the records the weight is chosen on and
+    what run.json keeps of them (held-out names, counts, temperatures, FATE jobs)."""
+    from pipelines.vertical_rf import PIPELINE as RF_PIPELINE
+
+    fraction = float(profile.fusion["holdout_attack_fraction"])
+
+    def prepare_and_upload() -> Dict[str, Path]:
+        dirs = prepare_both_layouts(profile, data_dir, run_dir, len(clients), seed, holdout_attack_fraction=fraction)
+        upload_both(cfg, dirs)
+        return dirs
+
+    dirs = stage(f"prepare + upload data without {fraction:g} of each class's attack names (weight choice)",
+                 prepare_and_upload)
+    jobs = {"rf": stage("train + predict vertical RF without the held-out names",
+                        lambda: train_forest(cfg, dirs["vertical"], rf_params, run_dir, classes, deployed=False)),
+            "crnn": stage("train + predict federated CRNN without the held-out names",
+                          lambda: train_federated_nn(cfg, dirs["horizontal"], crnn_params, "crnn", run_dir, classes,
+                                                     deployed=False))}
+    records, record = held_out_weight_records(run_dir, dirs["vertical"], cfg.roles(RF_PIPELINE).guest, classes,
+                                              profile.fusion["calibration"])
+    record.update({"data_dir": {layout: str(path) for layout, path in dirs.items()}, "models": jobs})
+    return records, record
+
+
 def load_paper_claims() -> Dict[str, Any]:
     import yaml
 
@@ -340,7 +438,9 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
     clients = list(client_parties(cfg))
     vertical_parties = [cfg.roles(RF_PIPELINE).guest, *cfg.roles(RF_PIPELINE).hosts]
     models: Dict[str, Dict[str, Any]] = {}
-    n_stages = 4 + len(profile.architectures) + int(profile.baselines) + int(profile.adaptation['method'] != 'none') + 1
+    leave_attack_out = profile.fusion["weight_from"] == HOLDOUT_SPLIT
+    n_stages = (4 + len(profile.architectures) + int(profile.baselines) + int(profile.adaptation['method'] != 'none')
+                + 1 + 3 * int(leave_attack_out))
     logs_root = str((project_root() / ".fate" / "flow" / "logs").relative_to(project_root()))
     started = time.strftime("%Y-%m-%dT%H:%M:%S")
     with StageProgress(n_stages, enabled=show_progress) as progress:
@@ -376,9 +476,15 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
             models.update(stage("centralized and local-only baselines",
                                 lambda: train_baselines(dirs, rf_params, crnn_params, run_dir, classes,
                                                         vertical_parties, clients)))
+        weight_records, weight_selection = None, None
+        if leave_attack_out:
+            weight_records, weight_selection = train_leave_attack_out_pair(
+                cfg, profile, Path(data_dir), run_dir, clients, seed, rf_params, crnn_params, classes, stage)
         class_weights = {"rf": rf_params["class_weight"], "crnn": crnn_params.class_weight}
         fusion = stage("fuse RF and CRNN at A", lambda: fuse(run_dir, classes, profile.fusion, profile.adaptation,
-                                                            seed, class_weights))
+                                                            seed, class_weights, weight_records))
+        if weight_selection is not None:
+            fusion["weight_selection"] = weight_selection
         calibrated = " of temperature-scaled probabilities" if profile.fusion["calibration"] == "temperature" else ""
         models["fusion_vote"] = {"kind": "federated", "family": "fusion",
                                  "label": f"fusion: soft vote{calibrated}, weight {fusion['weight_rf']:.2f} on RF"}

@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import yaml
 
 from fedids.config import ConfigError
-from fedids.fusion import SELECT_BY, SELECTION
+from fedids.fusion import SELECT_BY, SELECTION, WEIGHT_FROM
 from fedids.label_shift import ADAPTATIONS, CALIBRATIONS
 from fedids.paths import conf_dir
 
@@ -86,7 +86,8 @@ def load_demo_profile(profile: str, path: Optional[Path] = None, protocol: Optio
         raise ConfigError(path, where("architectures"),
                           f"must list some of {', '.join(ARCHITECTURES)}, including crnn (the fused model)")
     fusion = merged["fusion"]
-    fusion_keys = {"select_by", "selection", "bootstrap", "grid_step", "stacking", "calibration"}
+    fusion_keys = {"select_by", "selection", "bootstrap", "grid_step", "stacking", "calibration", "weight_from",
+                   "holdout_attack_fraction"}
     if not isinstance(fusion, Mapping) or set(fusion) != fusion_keys:
         raise ConfigError(path, where("fusion"), f"must hold exactly {', '.join(sorted(fusion_keys))}")
     if fusion["select_by"] not in SELECT_BY:
@@ -98,6 +99,13 @@ def load_demo_profile(profile: str, path: Optional[Path] = None, protocol: Optio
         raise ConfigError(path, where("fusion") + ".bootstrap", f"must be an integer of at least 20, got {boot!r}")
     if fusion["calibration"] not in CALIBRATIONS:
         raise ConfigError(path, where("fusion") + ".calibration", f"must be one of {', '.join(CALIBRATIONS)}")
+    if fusion["weight_from"] not in WEIGHT_FROM:
+        raise ConfigError(path, where("fusion") + ".weight_from", f"must be one of {', '.join(WEIGHT_FROM)}, "
+                          f"got {fusion['weight_from']!r}")
+    held = fusion["holdout_attack_fraction"]
+    if isinstance(held, bool) or not isinstance(held, (int, float)) or not 0 < held < 1:
+        raise ConfigError(path, where("fusion") + ".holdout_attack_fraction",
+                          f"must be a number in (0, 1), e.g. 0.5, got {held!r}")
     _check_adaptation(path, where("adaptation"), merged["adaptation"])
     if not isinstance(merged["baselines"], bool):
         raise ConfigError(path, where("baselines"), "must be true or false")

@@ -14,6 +14,11 @@ combine them, both fitted on A's validation split (never on the test split):
 With ``calibration: temperature`` each model's probabilities are first temperature-scaled on the
 same validation records (fedids/label_shift.py): a forest's vote fractions and a network's softmax
 are on different scales, and averaging is only meaningful between calibrated probabilities.
+With ``weight_from: attack_holdout`` (conf/demo.yaml) the weight is chosen instead on a second pair of
+models trained without a seeded half of each attack class's names and scored on them
+(data_upload/holdout.py): the random valid split holds only attacks the models were trained on,
+and the test file and a deployment do not. The deployed pair, its calibration and stacking stay
+as above.
 The fitted detector is plain numbers (JSON), so it predicts on new records without pickles.
 """
 
@@ -29,6 +34,8 @@ import pandas as pd
 
 SELECT_BY = ("macro_f1", "accuracy")
 SELECTION = ("one_se", "best")
+HOLDOUT_SPLIT = "attack_holdout"   # the leave-attack-out pair's valid split (data/attack_holdout/, MODEL.attack_holdout.csv)
+WEIGHT_FROM = ("valid", HOLDOUT_SPLIT)   # conf/demo.yaml fusion.weight_from
 FUSED_INPUTS = ("rf", "crnn")
 
 
@@ -107,6 +114,7 @@ class FusedDetector:
     temperatures: Optional[Dict[str, float]] = None                    # {"rf": T, "crnn": T}
     trained_priors: Optional[List[float]] = None                       # validation class mix (label shift)
     adaptation: Optional[Dict[str, Any]] = None                        # conf/demo.yaml's adaptation settings
+    weight_chosen_on: str = "valid"                                    # valid | attack_holdout (WeightRecords.split)
 
     def calibrated(self, p_rf: np.ndarray, p_crnn: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
         """Both models' probabilities as the fusion was fitted on them (temperature-scaled, or as given)."""
@@ -143,16 +151,48 @@ class FusedDetector:
         return cls(**json.loads(Path(path).read_text(encoding="utf-8")))
 
 
+@dataclass(frozen=True)
+class WeightRecords:
+    """Labelled records and both models' (calibrated) probabilities on them, on which the weight is chosen."""
+
+    labels: np.ndarray
+    p_rf: np.ndarray
+    p_crnn: np.ndarray
+    split: str          # what they are, for fusion.json and the report: "valid", "attack_holdout"
+
+
+def choose_weight(records: WeightRecords, n_classes: int, select_by: str, grid_step: float, selection: str,
+                  bootstrap: int, seed: int) -> Tuple[float, List[Dict[str, float]], Optional[float]]:
+    """(chosen weight on rf, every candidate with its score, the bootstrap SE or None).
+
+    ``selection="one_se"``: the weight nearest 0.5 among those scoring within one standard error
+    (``bootstrap`` resamples of the records, seeded) of the best; ``"best"``: the best score, ties
+    broken towards 0.5.
+    """
+    y = np.asarray(records.labels, dtype=np.int64)
+    p_rf, p_crnn = np.asarray(records.p_rf, dtype=float), np.asarray(records.p_crnn, dtype=float)
+    weights = weight_grid(grid_step)
+    scores = weight_sweep(y, p_rf, p_crnn, weights, n_classes)[select_by]
+    best = int(np.argmax(scores))
+    tolerance, score_se = 0.0, None
+    if selection == "one_se":
+        best_vote = (weights[best] * p_rf + (1 - weights[best]) * p_crnn).argmax(axis=1)
+        resamples = np.random.default_rng(seed).integers(0, len(y), size=(bootstrap, len(y)))
+        score_se = float(resampled_scores(y, best_vote, resamples, select_by, n_classes).std(ddof=1))
+        tolerance = score_se
+    kept = [w for w, s in zip(weights, scores) if s >= scores[best] - tolerance - 1e-12]
+    chosen = min(kept, key=lambda w: (abs(w - 0.5), w))
+    return float(chosen), [{"weight_rf": float(w), select_by: float(s)} for w, s in zip(weights, scores)], score_se
+
+
 def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classes: Sequence[str],
                select_by: str = "macro_f1", grid_step: float = 0.05, stacking: bool = True,
                seed: int = 42, selection: str = "one_se", bootstrap: int = 200,
-               calibration: str = "none") -> FusedDetector:
-    """Calibrate each model (``calibration``), choose the soft-vote weight on the validation records
-    and fit stacking, all on the same records.
-
-    ``selection="one_se"``: the weight nearest 0.5 among those scoring within one standard error
-    (``bootstrap`` resamples of the validation records, seeded) of the best; ``"best"``: the best
-    score, ties broken towards 0.5.
+               calibration: str = "none", weight_records: Optional[WeightRecords] = None) -> FusedDetector:
+    """Calibrate each model (``calibration``), choose the soft-vote weight (``choose_weight``) and fit
+    stacking, all on the validation records, except the weight when ``weight_records`` are given:
+    e.g. a second pair of models' predictions of attack names held out of their training
+    (fedids/demo.py), already calibrated as those models' own valid records say.
     """
     if select_by not in SELECT_BY:
         raise ValueError(f"fusion select_by must be one of {', '.join(SELECT_BY)}, got {select_by!r}")
@@ -174,21 +214,15 @@ def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classe
     if calibration == "temperature":
         temperatures = {"rf": fit_temperature(p_rf, y_valid), "crnn": fit_temperature(p_crnn, y_valid)}
         p_rf, p_crnn = apply_temperature(p_rf, temperatures["rf"]), apply_temperature(p_crnn, temperatures["crnn"])
-    weights = weight_grid(grid_step)
-    scores = weight_sweep(y_valid, p_rf, p_crnn, weights, len(classes))[select_by]
-    best = int(np.argmax(scores))
-    tolerance, score_se = 0.0, None
-    if selection == "one_se":
-        best_vote = (weights[best] * p_rf + (1 - weights[best]) * p_crnn).argmax(axis=1)
-        resamples = np.random.default_rng(seed).integers(0, len(y_valid), size=(bootstrap, len(y_valid)))
-        score_se = float(resampled_scores(y_valid, best_vote, resamples, select_by, len(classes)).std(ddof=1))
-        tolerance = score_se
-    kept = [w for w, s in zip(weights, scores) if s >= scores[best] - tolerance - 1e-12]
-    chosen = min(kept, key=lambda w: (abs(w - 0.5), w))
-    detector = FusedDetector(classes=list(classes), weight_rf=float(chosen), select_by=select_by,
-                             candidates=[{"weight_rf": float(w), select_by: float(s)} for w, s in zip(weights, scores)],
+    if weight_records is None:
+        weight_records = WeightRecords(y_valid, p_rf, p_crnn, "valid")
+    elif len(weight_records.labels) == 0:
+        raise ValueError(f"fusion: the {weight_records.split} records for the weight are empty")
+    chosen, candidates, score_se = choose_weight(weight_records, len(classes), select_by, grid_step, selection,
+                                                 bootstrap, seed)
+    detector = FusedDetector(classes=list(classes), weight_rf=chosen, select_by=select_by, candidates=candidates,
                              selection=selection, score_se=score_se, calibration=calibration,
-                             temperatures=temperatures)
+                             temperatures=temperatures, weight_chosen_on=weight_records.split)
     if stacking and len(np.unique(y_valid)) >= 2:
         from sklearn.linear_model import LogisticRegression
 

@@ -21,6 +21,7 @@ import numpy as np
 import yaml
 
 from fedids.audit_view import largest_messages
+from fedids.fusion import HOLDOUT_SPLIT
 from fedids.label_shift import ADAPTED_SUFFIX
 from report.figures import figure_name, fusion_weight_figure, write_figures
 from report.metrics import load_predictions, model_metrics
@@ -576,14 +577,15 @@ def _learning_curve(data: RunData, curve_path: Optional[Path], numbers: Dict[str
     return blocks
 
 
-def _candidates_table(candidates: Any, chosen: Any, select_by: Any, score_se: Any) -> Optional[Table]:
-    """fusion.json's candidate weights with their validation score and, under the 1-SE rule, whether each was kept."""
+def _candidates_table(candidates: Any, chosen: Any, select_by: Any, score_se: Any, split: str = VALID_SPLIT
+                      ) -> Optional[Table]:
+    """fusion.json's candidate weights with their score on ``split`` and, under the 1-SE rule, whether each was kept."""
     if not (isinstance(candidates, list) and candidates and isinstance(select_by, str)
             and all(isinstance(c, Mapping) and "weight_rf" in c and select_by in c for c in candidates)):
         return None
     best = max(float(c[select_by]) for c in candidates)
     with_se = isinstance(score_se, (int, float))
-    columns = ("weight on rf", f"valid {select_by}") + (("within 1 SE of best",) if with_se else ()) + ("chosen",)
+    columns = ("weight on rf", f"{split} {select_by}") + (("within 1 SE of best",) if with_se else ()) + ("chosen",)
     rows = []
     for c in candidates:
         row = [f"{float(c['weight_rf']):g}", _num(c[select_by])]
@@ -668,7 +670,8 @@ def _sweep_blocks(data: RunData, sweep: Mapping[str, Any], figures_dir: Path, nu
     numbers["fusion_test_sweep"] = {**sweep, "summary": summary}
     return [
         Heading(3, "Diagnostic: the soft vote on test at every weight"),
-        Paragraph("Drawn after the weight was fixed on the valid split; nothing is chosen from it. It shows "
+        Paragraph(f"Drawn after the weight was fixed on the {data.fusion.get('weight_chosen_on') or VALID_SPLIT} "
+                  "split; nothing is chosen from it. It shows "
                   "how much the fused detector's test result depends on the weight, and how far the "
                   "validation choice is from the best weight in hindsight (which would be tuning on test). "
                   f"{sweep['records']} test records scored by both models; weight 1 is `rf` alone, 0 `crnn` alone. "
@@ -692,6 +695,7 @@ def _fusion(
     blocks.append(Paragraph(f"Source: {data.fusion_source}."))
     weight, select_by = fusion.get("weight_rf"), fusion.get("select_by")
     selection, score_se = fusion.get("selection"), fusion.get("score_se")
+    chosen_on = str(fusion.get("weight_chosen_on") or VALID_SPLIT)
     if weight is not None:
         other = f"{1.0 - float(weight):.4g}" if isinstance(weight, (int, float)) else "1 - weight"
         if selection == "one_se" and isinstance(score_se, (int, float)):
@@ -704,15 +708,18 @@ def _fusion(
         if isinstance(temperatures, Mapping) and temperatures:
             scaled = (" temperature-scaled (" + ", ".join(f"`{m}` T = {float(t):.3f}" for m, t in temperatures.items())
                       + ", fitted on the valid split by log-likelihood)")
+        where = ("the leave-attack-out split (below)" if chosen_on == HOLDOUT_SPLIT else "the valid split")
         blocks.append(Paragraph(
             f"Soft vote: `fusion_vote` = {weight} × `rf` + {other} × `crnn`{scaled} probabilities; "
-            f"the weight for `rf` was chosen on the valid split (never on test) {how}."
+            f"the weight for `rf` was chosen on {where} (never on test) {how}."
         ))
     else:
         blocks.append(Paragraph(f"No soft-vote weight recorded (selected by `{select_by or 'unrecorded'}`)."))
-    table = _candidates_table(fusion.get("candidates"), weight, select_by, score_se)
+    if chosen_on == HOLDOUT_SPLIT:
+        blocks += _leave_attack_out_blocks(data, splits, numbers)
+    table = _candidates_table(fusion.get("candidates"), weight, select_by, score_se, chosen_on)
     if table is not None:
-        blocks += [Paragraph("Validation score of every candidate weight:"), table]
+        blocks += [Paragraph(f"Score of every candidate weight on the {chosen_on} split:"), table]
     rest = {k: v for k, v in fusion.items()
             if k not in ("weight_rf", "select_by", "selection", "score_se", "candidates")}
     if rest:
@@ -725,13 +732,46 @@ def _fusion(
     if shown:
         keys = ("accuracy", "f1_macro", "f1_weighted", "auc_macro")
         numbers["fusion_valid"] = {m: {k: valid[m][k] for k in keys} for m in shown}
-        blocks.append(Paragraph("Measured here on the valid split (predictions/MODEL.valid.csv), where the "
-                                "weight is chosen:"))
+        where = ", where the weight is chosen" if chosen_on == VALID_SPLIT else ""
+        blocks.append(Paragraph(f"Measured here on the valid split (predictions/MODEL.valid.csv){where}:"))
         blocks.append(Table(("model", "ACC", "F1 (macro)", "F1 (weighted)", "AUC (macro)"), [
             [data.named(m), *(_num(valid[m][k]) for k in keys)] for m in shown
         ]))
     if sweep is not None and figures_dir is not None:
         blocks += _sweep_blocks(data, sweep, figures_dir, numbers)
+    return blocks
+
+
+def _leave_attack_out_blocks(data: RunData, splits: Mapping[str, Dict[str, Dict[str, Any]]],
+                             numbers: Dict[str, Any]) -> List[Block]:
+    """How the weight was chosen on attack names held out of training: which names, how many records,
+    and how the second pair scored there."""
+    record = (data.run.get("fusion") or {}).get("weight_selection") or {}
+    names = record.get("held_out_names") or {}
+    blocks: List[Block] = [Paragraph(
+        "Leave-attack-out weight choice: a second forest and CRNN, with the deployed pair's settings, were "
+        f"trained through FATE without {record.get('attack_fraction', '?')} of each attack class's names (seeded: "
+        "the CRNN's clients moved their records of those names to their valid split; the forest's guest weighed "
+        "them 0, so B's tables and messages are those of any training). Their predictions of the valid records "
+        f"and the held-out names' records, {record.get('records', '?')} records of which "
+        f"{record.get('held_out_records', '?')} are of held-out "
+        "names, are the `attack_holdout` split: each model temperature-scaled on the records of names it was "
+        "trained on, then every candidate weight scored on all of them. The deployed `rf` and `crnn` (trained "
+        "on every name) take that weight; their calibration and stacking come from the valid split.")]
+    if names:
+        counts = record.get("held_out_records_by_name") or {}
+        blocks.append(Table(("class", "held-out attack names (records)"), [
+            [cls, ", ".join(f"{n} ({counts.get(n, '?')})" for n in group)] for cls, group in names.items()]))
+    scored = splits.get(HOLDOUT_SPLIT, {})
+    shown = [m for m in SINGLE_FEDERATED if m in scored]
+    if shown:
+        keys = ("accuracy", "f1_macro", "f1_weighted", "auc_macro")
+        numbers["fusion_attack_holdout"] = {m: {k: scored[m][k] for k in keys} for m in shown}
+        blocks.append(Paragraph("The leave-attack-out pair on its `attack_holdout` split "
+                                "(predictions/MODEL.attack_holdout.csv; not the deployed models):"))
+        blocks.append(Table(("model", "ACC", "F1 (macro)", "F1 (weighted)", "AUC (macro)"),
+                            [[f"`{m}` trained without the held-out names", *(_num(scored[m][k]) for k in keys)]
+                             for m in shown]))
     return blocks
 
 
@@ -1073,7 +1113,8 @@ def build_report(run_dir: Path, out_dir: Path) -> Dict[str, Path]:
     if sweep is not None:
         valid = sweep.get("valid")
         written.append(fusion_weight_figure(sweep["weights"], sweep["test"], data.fusion.get("weight_rf"),
-                                            figures_dir, (valid["metric"], valid["scores"]) if valid else None))
+                                            figures_dir, (valid["metric"], valid["scores"]) if valid else None,
+                                            str(data.fusion.get("weight_chosen_on") or VALID_SPLIT)))
     for stale in set(figures_dir.glob("*.png")) - set(written):
         stale.unlink()  # a figure of an earlier build of this report, for a model no longer present
     curve_path = figures_dir / "learning_curve.png"

@@ -125,9 +125,10 @@ def learning_curve_figure(
 
 def fusion_weight_figure(weights: Sequence[float], test_scores: Mapping[str, Sequence[float]],
                          chosen: Optional[float], out_dir: Path,
-                         valid_scores: Optional[Tuple[str, Sequence[float]]] = None) -> Path:
+                         valid_scores: Optional[Tuple[str, Sequence[float]]] = None, chosen_on: str = "valid"
+                         ) -> Path:
     """fusion_weights.png: the soft vote's test accuracy and macro-F1 at every weight on rf (a diagnostic
-    drawn after the weight was fixed on validation: weight 1 is rf alone, 0 the CRNN alone)."""
+    drawn after the weight was fixed on the ``chosen_on`` split: weight 1 is rf alone, 0 the CRNN alone)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(7.0, 4.2))
     for metric, scores in test_scores.items():
@@ -136,9 +137,9 @@ def fusion_weight_figure(weights: Sequence[float], test_scores: Mapping[str, Seq
             ax.axhline(scores[end], color=line.get_color(), lw=0.8, ls="--", alpha=0.6)
     if valid_scores is not None:
         metric, scores = valid_scores
-        ax.plot(weights, scores, ls=":", lw=1.4, color="grey", label=f"valid {metric} (where the weight is chosen)")
+        ax.plot(weights, scores, ls=":", lw=1.4, color="grey", label=f"{chosen_on} {metric} (where the weight is chosen)")
     if chosen is not None:
-        ax.axvline(chosen, color="black", lw=1.0, label=f"chosen on valid: {chosen:g}")
+        ax.axvline(chosen, color="black", lw=1.0, label=f"chosen on {chosen_on}: {chosen:g}")
     ax.set_xlabel("weight on rf (0: crnn alone, 1: rf alone)")
     ax.set_ylabel("score")
     ax.set_title("Soft vote by weight; dashed: the single models on test", fontsize=10)

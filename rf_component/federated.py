@@ -197,21 +197,24 @@ class GuestForest:
                 f"label codes must lie in 0..{s.n_classes - 1} (num_class={s.n_classes}); found "
                 f"{int(labels.min())}..{int(labels.max())}"
             )
-        if len(np.unique(labels)) < 2:
-            raise ValueError(f"the training labels hold a single class ({int(labels[0])}): a classifier needs two")
+        row_weights = table.sample_weight  # None, or whole numbers (0: the row is left out of training)
+        trained = labels if row_weights is None else labels[row_weights > 0]
+        if len(np.unique(trained)) < 2:
+            raise ValueError(f"the training labels hold a single class ({int(trained[0])}): a classifier needs two")
         validate_he_param(s.he_kind, s.key_length)
         setup = ctx.sub_ctx("setup")
         _check_alignment(setup, table, "guest")
         self.bins = PartyBins.fit(table, s.max_bin)
         self.host_feature_counts = [int(n) for n in setup.hosts.get("host_features")]
         # a cell's count is at most n_rows bootstrap draws of the heaviest class weight
-        self.class_units, self.weight_scale = class_weight_units(labels, s.n_classes, p.class_weight)
-        field_bits = field_bits_for(table.n_rows * int(self.class_units.max()))
+        self.class_units, self.weight_scale = class_weight_units(labels, s.n_classes, p.class_weight, row_weights)
+        heaviest_row = int(self.class_units.max()) * (1 if row_weights is None else int(row_weights.max()))
+        field_bits = field_bits_for(table.n_rows * heaviest_row)
         setup.arbiter.put("forest_meta", {"n_classes": s.n_classes, "field_bits": field_bits,
                                           "weight_scale": self.weight_scale})
         cipher = label_cipher_from_spec(setup.arbiter.get("label_cipher"))
         t0 = time.perf_counter()
-        payload = cipher.encrypt_labels(labels, self.class_units)
+        payload = cipher.encrypt_labels(labels, self.class_units, row_weights)
         self.times.encrypt_s = time.perf_counter() - t0
         setup.hosts.put("encrypted_labels", cipher.to_wire(payload))
 
@@ -222,7 +225,7 @@ class GuestForest:
         cover = np.zeros(n_guest)
         for t, tree_ctx in ctx.on_iterations.ctxs_range(p.n_trees):
             tree_started = time.perf_counter()
-            tree, leaves[:, t] = self._grow_tree(tree_ctx, t, labels, n_total, per_node, cover)
+            tree, leaves[:, t] = self._grow_tree(tree_ctx, t, labels, row_weights, n_total, per_node, cover)
             self.trees.append(tree)
             self.times.per_tree_s.append(time.perf_counter() - tree_started)
             tree_ctx.metrics.log_scalar("tree_seconds", self.times.per_tree_s[-1])
@@ -232,8 +235,8 @@ class GuestForest:
         self.importance = {c: float(v / total) if total else 0.0 for c, v in zip(table.columns, cover)}
         self.times.total_s = time.perf_counter() - started
 
-    def _grow_tree(self, tree_ctx: Any, t: int, labels: np.ndarray, n_total: int, per_node: int,
-                   cover: np.ndarray) -> tuple:
+    def _grow_tree(self, tree_ctx: Any, t: int, labels: np.ndarray, row_weights: Optional[np.ndarray], n_total: int,
+                   per_node: int, cover: np.ndarray) -> tuple:
         s, p = self.settings, self.settings.params
         bins = self.bins
         n_rows, n_guest = bins.bins.shape
@@ -242,7 +245,7 @@ class GuestForest:
         tree_features = sample_tree_features(rng, n_total, p.tree_feature_fraction)
         # multiplicities are small counts: the narrowest unsigned type (one byte per row, as a rule)
         tree_ctx.hosts.put("tree_plan", {"weights": weights.astype(np.min_scalar_type(int(weights.max(initial=0))))})
-        fweights = sample_weights(weights, labels, self.class_units, self.weight_scale)
+        fweights = sample_weights(weights, labels, self.class_units, self.weight_scale, row_weights)
         tree = TreeStructure()
         node_of_row = np.zeros(n_rows, dtype=np.int64)
         level = [0]

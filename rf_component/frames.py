@@ -12,6 +12,8 @@ from typing import Any, List, Optional
 
 import numpy as np
 
+from rf_component.class_weights import validate_row_weights
+
 
 @dataclass
 class PartyTable:
@@ -22,6 +24,7 @@ class PartyTable:
     label: Optional[np.ndarray]  # (rows,) int64, guest only
     sample_id_name: str
     match_id_name: str
+    sample_weight: Optional[np.ndarray] = None  # (rows,) int64 >= 0, guest only (FATE's weight column)
 
     @property
     def n_rows(self) -> int:
@@ -46,6 +49,12 @@ def read_party_table(df: Any, role: str, require_label: bool) -> PartyTable:
             f"the {role}'s table has a label column '{label_name}': labels must stay with the guest (party A). "
             "Upload the host table without label_name in its meta."
         )
+    weight_name = schema.weight_name
+    if weight_name is not None and not require_label:
+        raise ValueError(
+            f"the {role}'s table has a sample weight column '{weight_name}': sample weights are the guest's "
+            "(party A's; they follow its labels). Upload the host table without weight_name in its meta."
+        )
     frame = df.as_pd_df()
     if len(frame) == 0:
         raise ValueError(f"the {role}'s table is empty after PSI: the parties share no sample id")
@@ -57,7 +66,9 @@ def read_party_table(df: Any, role: str, require_label: bool) -> PartyTable:
         label = raw.astype(np.int64)
         if not np.array_equal(label, raw.astype(np.float64)):
             raise ValueError(f"the guest's label column '{label_name}' must hold integer class codes")
+    weights = None if weight_name is None else validate_row_weights(frame[weight_name].to_numpy(), weight_name)
     return PartyTable(
+        sample_weight=weights,
         sample_id=frame[schema.sample_id_name].to_numpy(),
         match_id=frame[schema.match_id_name].to_numpy(),
         features=frame[columns].to_numpy(dtype=np.float64),

@@ -53,10 +53,13 @@ def validate_he_param(kind: str, key_length: int) -> None:
         )
 
 
-def class_vectors(labels: np.ndarray, n_classes: int, units: Optional[np.ndarray] = None) -> np.ndarray:
-    """Every sample's class vector (float64): its class's integer weight (1 without ``units``), zeros elsewhere."""
+def class_vectors(labels: np.ndarray, n_classes: int, units: Optional[np.ndarray] = None,
+                  row_weights: Optional[np.ndarray] = None) -> np.ndarray:
+    """Every sample's class vector (float64): its class's integer weight (1 without ``units``) times
+    its own integer sample weight (1 without ``row_weights``), zeros elsewhere."""
     units = np.ones(n_classes) if units is None else np.asarray(units, dtype=np.float64)
-    return np.eye(n_classes, dtype=np.float64)[labels.astype(np.int64)] * units[None, :]
+    vectors = np.eye(n_classes, dtype=np.float64)[labels.astype(np.int64)] * units[None, :]
+    return vectors if row_weights is None else vectors * np.asarray(row_weights, dtype=np.float64)[:, None]
 
 
 def cells_of_rows(rows: np.ndarray, cells: np.ndarray, n_rows: int) -> List[List[int]]:
@@ -85,9 +88,10 @@ class PlainLabelCipher:
     def public_spec(self) -> Dict[str, Any]:
         return {"kind": "mock", "n_classes": self.n_classes, "field_bits": self.field_bits}
 
-    def encrypt_labels(self, labels: np.ndarray, units: Optional[np.ndarray] = None) -> np.ndarray:
+    def encrypt_labels(self, labels: np.ndarray, units: Optional[np.ndarray] = None,
+                       row_weights: Optional[np.ndarray] = None) -> np.ndarray:
         logger.warning(MOCK_WARNING)
-        return class_vectors(labels, self.n_classes, units).astype(np.int64)
+        return class_vectors(labels, self.n_classes, units, row_weights).astype(np.int64)
 
     def histogram(self, payload: np.ndarray, rows: np.ndarray, cells: np.ndarray, n_cells: int) -> np.ndarray:
         hist = np.zeros((n_cells, self.n_classes), dtype=np.int64)
@@ -162,10 +166,11 @@ class PheLabelCipher:
         return {"kind": self.kind, "key_length": self.key_length, "pk": self.pk, "coder": self.coder,
                 "n_classes": self.n_classes, "field_bits": self.field_bits}
 
-    def encrypt_labels(self, labels: np.ndarray, units: Optional[np.ndarray] = None) -> Any:
+    def encrypt_labels(self, labels: np.ndarray, units: Optional[np.ndarray] = None,
+                       row_weights: Optional[np.ndarray] = None) -> Any:
         import torch
 
-        vectors = class_vectors(labels, self.n_classes, units).ravel()
+        vectors = class_vectors(labels, self.n_classes, units, row_weights).ravel()
         packed = self.coder.pack_floats(torch.from_numpy(vectors), self.field_bits, self.n_classes, 0)
         return self.pk.encrypt_encoded(packed, obfuscate=True)
 

@@ -6,7 +6,7 @@ and the local-only baseline of a single party.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
+from typing import List, Optional
 
 import numpy as np
 
@@ -53,13 +53,14 @@ class ForestParams:
 
 
 def grow_tree(bins: np.ndarray, labels: np.ndarray, n_bins: np.ndarray, n_classes: int, params: ForestParams,
-              tree_index: int) -> TreeStructure:
-    """One tree on all features of one table (plaintext)."""
+              tree_index: int, row_weights: Optional[np.ndarray] = None) -> TreeStructure:
+    """One tree on all features of one table (plaintext); ``row_weights``: whole-number sample weights."""
     n_rows, n_features = bins.shape
     max_bins = int(n_bins.max())
     rng = tree_rng(params.seed, tree_index)
-    units, scale = class_weight_units(labels, n_classes, params.class_weight)
-    weights = sample_weights(bootstrap_multiplicities(rng, n_rows, params.bootstrap), labels, units, scale)
+    units, scale = class_weight_units(labels, n_classes, params.class_weight, row_weights)
+    weights = sample_weights(bootstrap_multiplicities(rng, n_rows, params.bootstrap), labels, units, scale,
+                             row_weights)
     tree_features = sample_tree_features(rng, n_features, params.tree_feature_fraction)
     per_node = node_feature_count(params.node_max_features, n_features)
     tree = TreeStructure()
@@ -143,9 +144,11 @@ class PlaintextForest:
         self.trees: List[TreeStructure] = []
         self.max_bins = 0
 
-    def fit(self, bins: np.ndarray, labels: np.ndarray, n_bins: np.ndarray) -> PlaintextForest:
+    def fit(self, bins: np.ndarray, labels: np.ndarray, n_bins: np.ndarray,
+            row_weights: Optional[np.ndarray] = None) -> PlaintextForest:
         self.max_bins = int(n_bins.max())
-        self.trees = [grow_tree(bins, labels, n_bins, self.n_classes, self.params, t) for t in range(self.params.n_trees)]
+        self.trees = [grow_tree(bins, labels, n_bins, self.n_classes, self.params, t, row_weights)
+                      for t in range(self.params.n_trees)]
         return self
 
     def predict_proba(self, bins: np.ndarray, hard: bool = False) -> np.ndarray:

@@ -1,8 +1,9 @@
 """`./standalone_deploy.sh demo --profile tiny` end to end through the running FATE Flow.
 
 One run (a few minutes): data prepared and uploaded, the vertical RF and the federated CRNN,
-CNN and RNN trained and predicted through FATE, baselines, fusion at A, the run directory and
-the report. The checks read what a user reads: the run directory, report.md, report.html and
+CNN and RNN trained and predicted through FATE, a second RF + CRNN pair without half of each
+attack class's names (the soft-vote weight is chosen on them), baselines, fusion at A, the run
+directory and the report. The checks read what a user reads: the run directory, report.md, report.html and
 the PNG figures; then `fedids report` rebuilds the report from the run directory alone.
 """
 
@@ -14,6 +15,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -114,6 +116,53 @@ def test_report_command_rebuilds_from_the_run_directory_alone(tiny_demo, tmp_pat
                              "--out-dir", str(tmp_path)], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert (tmp_path / run_id / "report.md").read_text() == (work / "reports" / run_id / "report.md").read_text()
+
+
+def test_the_weight_is_the_one_se_choice_on_the_held_out_pairs_predictions(tiny_demo):
+    from fedids.demo import held_out_weight_records
+    from fedids.fusion import choose_weight
+
+    work, run_id, _ = tiny_demo
+    run_dir = work / "runs" / run_id
+    run = json.loads((run_dir / "run.json").read_text())
+    fusion = json.loads((run_dir / "fusion.json").read_text())
+    selection = run["fusion"]["weight_selection"]
+    assert fusion["weight_chosen_on"] == "attack_holdout" and selection["held_out_names"]
+    for model in ("rf", "crnn"):  # the pair's own FATE jobs, not the deployed models'
+        job = selection["models"][model]["train_job_id"]
+        assert job and job != run["models"][model]["train_job_id"]
+    vertical = run_dir / "data" / "attack_holdout" / "vertical"
+    records, record = held_out_weight_records(run_dir, vertical, "A", run["classes"], "temperature")
+    assert record["held_out_records"] == selection["held_out_records"] > 0
+    settings = run["config"]["demo"]["fusion"]
+    weight, candidates, _ = choose_weight(records, len(run["classes"]), settings["select_by"], settings["grid_step"],
+                                          settings["selection"], settings["bootstrap"], int(run["config"]["rf"]["seed"]))
+    assert fusion["weight_rf"] == weight and fusion["candidates"] == candidates
+    # both models of the pair scored every held-out record: the forest in its training job (weight 0)
+    held = set(pd.read_csv(vertical / "A" / "holdout_ids.csv")["id"])
+    for model in ("rf", "crnn"):
+        assert held <= set(pd.read_csv(run_dir / "predictions" / f"{model}.attack_holdout.csv")["id"])
+
+
+def test_b_trains_the_held_out_pair_on_the_same_fate_tables_as_the_deployed_forest(tiny_demo):
+    work, run_id, _ = tiny_demo
+    run_dir = work / "runs" / run_id
+    tables = [json.loads((run_dir / "data" / d / "vertical" / "fate_tables.json").read_text())["parties"]
+              for d in ("", "attack_holdout")]
+    assert tables[0]["B"] == tables[1]["B"]                 # not a row less: B cannot tell which are held out
+    assert tables[0]["A"]["train"]["name"] != tables[1]["A"]["train"]["name"]   # A's carries the weights
+    a_train = pd.read_csv(run_dir / "data" / "attack_holdout" / "vertical" / "A" / "train.csv")
+    assert set(np.unique(a_train["sample_weight"])) == {0.0, 1.0}
+
+
+def test_the_report_says_where_the_weight_was_chosen_and_on_which_names(tiny_demo):
+    work, run_id, _ = tiny_demo
+    run = json.loads((work / "runs" / run_id / "run.json").read_text())
+    text = (work / "reports" / run_id / "report.md").read_text()
+    assert "chosen on the leave-attack-out split" in text and "Leave-attack-out weight choice" in text
+    for names in run["fusion"]["weight_selection"]["held_out_names"].values():
+        assert all(name in text for name in names)
+    assert "`rf` trained without the held-out names" in text
 
 
 @pytest.fixture(scope="module")

@@ -135,3 +135,27 @@ def test_unknown_calibration_is_refused():
     y = np.array([0, 1, 2, 0])
     with pytest.raises(ValueError, match="calibration must be one of temperature, none"):
         fit_fusion(y, np.eye(3)[y], np.eye(3)[y], CLASSES, calibration="isotonic")
+
+
+def test_weight_records_choose_the_weight_while_calibration_and_stacking_stay_on_validation(tmp_path):
+    from fedids.fusion import WeightRecords
+
+    rng = np.random.default_rng(5)
+    y = rng.integers(0, 3, 400)
+    good, useless = noisy_proba(y, rng, 0.6), rng.dirichlet(np.ones(3), size=400)
+    # on validation the forest is the good model; on the held-out attacks the CRNN is
+    held = rng.integers(0, 3, 300)
+    records = WeightRecords(held, rng.dirichlet(np.ones(3), size=300), noisy_proba(held, rng, 0.6), "attack_holdout")
+    plain = fit_fusion(y, good, useless, CLASSES)
+    chosen = fit_fusion(y, good, useless, CLASSES, weight_records=records)
+    assert plain.weight_rf >= 0.8 and chosen.weight_rf <= 0.2
+    assert chosen.weight_chosen_on == "attack_holdout" and plain.weight_chosen_on == "valid"
+    assert chosen.stacking_coef == plain.stacking_coef
+    calibrated = [fit_fusion(y, good, useless, CLASSES, calibration="temperature", weight_records=r)
+                  for r in (None, records)]
+    assert calibrated[0].temperatures == calibrated[1].temperatures
+    chosen.save(tmp_path / "fusion.json")
+    assert FusedDetector.load(tmp_path / "fusion.json").weight_chosen_on == "attack_holdout"
+    with pytest.raises(ValueError, match="attack_holdout records for the weight are empty"):
+        fit_fusion(y, good, useless, CLASSES, weight_records=WeightRecords(held[:0], good[:0], good[:0],
+                                                                          "attack_holdout"))

@@ -525,3 +525,52 @@ def test_an_em_that_stopped_at_max_iter_is_flagged_not_converged(tmp_path):
     section = _sections(built["markdown"].read_text())["Adapted to the test records' class mix (label shift)"]
     assert re.search(r"`rnn` → `rnn_adapted` \| [0-9.]+ \| 1000 \(not converged\) \|", section)
     assert section.count("(not converged)") == 1  # only the detector whose EM stopped early
+
+
+def test_a_leave_attack_out_weight_is_chosen_on_the_held_out_records_and_the_report_says_how(tmp_path):
+    from fedids.demo import held_out_weight_records
+    from fedids.fusion import fit_fusion, join_by_id
+    from fedids.label_shift import fit_temperature
+
+    run_dir = make_run_dir(tmp_path / "runs")
+    rng = np.random.default_rng(3)
+    # the leave-attack-out pair: valid records plus 60 records of held-out names, which only the CRNN gets right
+    held_ids = [f"held-{i:05d}" for i in range(60)]
+    held_y = rng.choice([1, 3], size=60)
+    held_onehot = np.eye(len(CLASSES))[held_y]
+    for name, strength in (("rf", -1.0), ("crnn", 3.0)):
+        valid = pd.read_csv(run_dir / "predictions" / f"{name}.valid.csv")
+        held = _softmax(rng.normal(0.0, 1.0, (60, len(CLASSES))) + strength * held_onehot)
+        _write_predictions(run_dir / "predictions" / f"{name}.attack_holdout.csv",
+                           list(valid["id"]) + held_ids, np.concatenate([valid["label"].to_numpy(), held_y]),
+                           np.vstack([valid[[f"p_{c}" for c in CLASSES]].to_numpy(), held]))
+    holdout_dir = tmp_path / "data" / "attack_holdout" / "vertical"
+    (holdout_dir / "A").mkdir(parents=True)
+    pd.DataFrame({"id": held_ids, "attack_name": "neptune"}).to_csv(holdout_dir / "A" / "holdout_ids.csv", index=False)
+    (holdout_dir / "manifest.json").write_text(json.dumps({"holdout": {
+        "attack_fraction": 0.5, "names": {"DoS": ["neptune"]}, "records": {"neptune": 60}, "held_out_in": "train",
+        "ids_files": {"A": "A/holdout_ids.csv"}}}))
+
+    records, record = held_out_weight_records(run_dir, holdout_dir, "A", CLASSES, "temperature")
+    assert (record["records"], record["held_out_records"]) == (160, 60) and len(records.labels) == 160
+    valid = pd.read_csv(run_dir / "predictions" / "rf.valid.csv")
+    # calibrated on the names the pair was trained on only, as the deployed pair is on its valid split
+    assert record["temperatures"]["rf"] == pytest.approx(
+        fit_temperature(valid[[f"p_{c}" for c in CLASSES]].to_numpy(), valid["label"].to_numpy()))
+    _, y, p_rf, p_crnn = join_by_id(valid, pd.read_csv(run_dir / "predictions" / "crnn.valid.csv"), CLASSES)
+    fused, on_valid = (fit_fusion(y, p_rf, p_crnn, CLASSES, calibration="temperature", selection="best",
+                                  weight_records=r) for r in (records, None))
+    assert fused.weight_rf < on_valid.weight_rf          # the held-out names pull the weight to the CRNN
+    fused.save(run_dir / "fusion.json")
+    run = json.loads((run_dir / "run.json").read_text())
+    run["fusion"] = {"weight_rf": fused.weight_rf, "weight_chosen_on": "attack_holdout", "weight_selection": record}
+    (run_dir / "run.json").write_text(json.dumps(run))
+
+    paths = build_report(run_dir, tmp_path / "reports")
+    section = _sections(paths["markdown"].read_text())["Fusion"]
+    assert "chosen on the leave-attack-out split" in section and "Leave-attack-out weight choice" in section
+    assert "| DoS | neptune (60) |" in section and "attack_holdout macro_f1" in section
+    assert "`rf` trained without the held-out names" in section
+    metrics = json.loads(paths["metrics"].read_text())
+    assert set(metrics["fusion_attack_holdout"]) == {"rf", "crnn"}
+    assert metrics["splits"]["attack_holdout"]["crnn"]["accuracy"] > metrics["splits"]["attack_holdout"]["rf"]["accuracy"]

@@ -82,3 +82,55 @@ def test_settings_keep_the_class_weight_and_read_models_saved_without_it():
     old = settings_to_dict(ForestSettings(params=ForestParams(), n_classes=5))
     del old["class_weight"]
     assert settings_from_dict(old).params.class_weight == "none"
+
+
+def test_a_row_weighed_zero_does_not_count_towards_its_class_or_any_histogram():
+    from rf_component.label_cipher import class_vectors
+
+    labels, rows = np.array([0, 0, 1, 1, 2]), np.array([1, 1, 0, 1, 1])
+    units, scale = class_weight_units(labels, 3, "balanced", rows)
+    assert units.tolist() == [16, 32, 32] and scale == 16    # class 1 counts 1 row, not 2
+    vectors = class_vectors(labels, 3, units, rows)
+    assert vectors[2].tolist() == [0, 0, 0] and vectors[3].tolist() == [0, 32, 0]
+    assert sample_weights(np.array([2, 1, 1, 1, 1]), labels, units, scale, rows).tolist() == [2, 1, 0, 2, 2]
+
+
+def test_the_forest_ignores_the_labels_of_rows_weighed_zero():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 4))
+    labels = (x[:, 0] > 0).astype(np.int64) + (x[:, 1] > 1).astype(np.int64)
+    rows = (rng.random(300) > 0.3).astype(np.int64)
+    edges = fit_bin_edges(x, 16)
+    bins = apply_bins(x, edges)
+    params = ForestParams(n_trees=3, max_depth=4, min_samples_split=2, min_samples_leaf=1, seed=1)
+    scrambled = labels.copy()
+    scrambled[rows == 0] = rng.integers(0, 3, (rows == 0).sum())
+    first = PlaintextForest(params, 3).fit(bins, labels, bin_counts(edges), rows).predict_proba(bins)
+    second = PlaintextForest(params, 3).fit(bins, scrambled, bin_counts(edges), rows).predict_proba(bins)
+    np.testing.assert_array_equal(first, second)
+    unweighted = PlaintextForest(params, 3).fit(bins, scrambled, bin_counts(edges)).predict_proba(bins)
+    assert not np.array_equal(first, unweighted)
+
+
+@pytest.mark.parametrize("values, message", [
+    ([1, 0.5], "whole numbers >= 0"), ([1, -1], "whole numbers >= 0"), ([1, np.nan], "whole numbers >= 0"),
+    ([0, 0], "weighs every row 0"),
+])
+def test_bad_sample_weights_are_refused_naming_the_column(values, message):
+    from rf_component.class_weights import validate_row_weights
+
+    with pytest.raises(ValueError, match=f"column 'sample_weight' .*{message}|column 'sample_weight' {message}"):
+        validate_row_weights(np.array(values, dtype=float), "sample_weight")
+
+
+def test_a_host_table_with_a_sample_weight_is_refused_naming_the_column():
+    from rf_component.frames import read_party_table
+
+    class Schema:
+        label_name, weight_name = None, "sample_weight"
+
+    class Frame:
+        schema = Schema()
+
+    with pytest.raises(ValueError, match="host's table has a sample weight column 'sample_weight'"):
+        read_party_table(Frame(), "host", require_label=False)
