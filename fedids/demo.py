@@ -487,7 +487,8 @@ def run_demo(cfg: PartiesConfig, profile: DemoProfile, data_dir: Path, runs_dir:
             fusion["weight_selection"] = weight_selection
         calibrated = " of temperature-scaled probabilities" if profile.fusion["calibration"] == "temperature" else ""
         models["fusion_vote"] = {"kind": "federated", "family": "fusion",
-                                 "label": f"fusion: soft vote{calibrated}, weight {fusion['weight_rf']:.2f} on RF"}
+                                 "label": f"fusion: soft vote{calibrated}, weight {fusion['weight_rf']:.2f} on RF"
+                                 + (", chosen on held-out attack names" if leave_attack_out else "")}
         if (run_dir / "predictions" / "fusion_stacking.test.csv").is_file():
             models["fusion_stacking"] = {"kind": "federated", "family": "fusion",
                                          "label": f"fusion: stacking (logistic regression on RF + CRNN{calibrated})"}

@@ -698,17 +698,18 @@ def _fusion(
     chosen_on = str(fusion.get("weight_chosen_on") or VALID_SPLIT)
     if weight is not None:
         other = f"{1.0 - float(weight):.4g}" if isinstance(weight, (int, float)) else "1 - weight"
+        scored_on = "validation" if chosen_on == VALID_SPLIT else f"`{chosen_on}`"
         if selection == "one_se" and isinstance(score_se, (int, float)):
             how = (f"by the one-standard-error rule on `{select_by}`: the weight nearest 0.5 among those "
-                   f"within one bootstrap standard error ({score_se:.4f}) of the best validation score")
+                   f"within one bootstrap standard error ({score_se:.4f}) of the best {scored_on} score")
         else:
-            how = f"by the best validation `{select_by or 'unrecorded'}`"
+            how = f"by the best {scored_on} `{select_by or 'unrecorded'}`"
         temperatures = fusion.get("temperatures")
         scaled = ""
         if isinstance(temperatures, Mapping) and temperatures:
             scaled = (" temperature-scaled (" + ", ".join(f"`{m}` T = {float(t):.3f}" for m, t in temperatures.items())
                       + ", fitted on the valid split by log-likelihood)")
-        where = ("the leave-attack-out split (below)" if chosen_on == HOLDOUT_SPLIT else "the valid split")
+        where = ("the leave-attack-out split, described below," if chosen_on == HOLDOUT_SPLIT else "the valid split")
         blocks.append(Paragraph(
             f"Soft vote: `fusion_vote` = {weight} × `rf` + {other} × `crnn`{scaled} probabilities; "
             f"the weight for `rf` was chosen on {where} (never on test) {how}."
