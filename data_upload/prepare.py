@@ -349,11 +349,12 @@ def prepare(
     Options left at None take their value from conf/data.yaml (or ``config``). Layouts:
     "vertical" (parties share samples and split the features; label at the guest only) or
     "horizontal" (clients A, B, C, ... hold whole rows of their own samples). Protocols:
-    "official", "split", "paper". ``holdout_attack_fraction`` (with a validation fraction): that share
-    of each attack class's names is moved, every record of them, from train to valid
-    (data_upload/holdout.py; listed in the manifest's ``holdout``): horizontal clients move them to
-    valid, the vertical guest weighs them 0 (column ``sample_weight``). Raises DataError, naming file/line/column or key, for anything
-    it cannot use; the output folder is then left as it was.
+    "official", "split", "paper". ``holdout_attack_fraction`` (with a validation fraction): every
+    record of that share of each attack class's names is held out of training
+    (data_upload/holdout.py; listed in the manifest's ``holdout``): in the horizontal layout the
+    records join the valid split, in the vertical layout the guest weighs them 0 (column
+    ``sample_weight``). Raises DataError, naming file/line/column or key, for anything it cannot
+    use; the output folder is then left as it was.
     """
     cfg = config if isinstance(config, DataConfig) else load_data_config(config)
     requested = dict(
@@ -432,7 +433,7 @@ def _party_tables(
     run: _Run, train_pool: pd.DataFrame, test_pool: pd.DataFrame
 ) -> Tuple[Dict[str, Dict[str, pd.DataFrame]], Optional[Dict[str, int]], Optional[HeldOut]]:
     """Ids, protocol and layout: each party's train and test table (features still raw), and the
-    attack names held out of train into valid (None without a holdout)."""
+    records of attack names held out of training (None without a holdout)."""
     train_pool, test_pool = assign_ids(train_pool, test_pool, run.id_column, seeded_rng(run.seed, "ids"))
     subsets: Optional[List[TrainTest]] = None
     if run.protocol == "official":
@@ -456,7 +457,8 @@ def _party_tables(
         held = held_out_rows(train, names)
         holdout = HeldOut(names, train.loc[held, [run.id_column, ATTACK_NAME_COLUMN]].reset_index(drop=True))
         if run.layout == "horizontal":
-            # every client holds its own labels: it moves its rows of the held-out names to valid itself
+            # clients hold labels, so which rows are held out is no secret among them: the records
+            # join the valid split, partitioned among the clients like every valid record
             train, valid = train.loc[~held], pd.concat([valid, train.loc[held]])
         # vertical: every party keeps every row (a missing row would tell B it is an attack); the
         # guest weighs the held-out rows 0 in training (_with_sample_weights)
