@@ -147,10 +147,14 @@ def test_the_weight_is_the_one_se_choice_on_the_held_out_pairs_predictions(tiny_
 def test_b_trains_the_held_out_pair_on_the_same_fate_tables_as_the_deployed_forest(tiny_demo):
     work, run_id, _ = tiny_demo
     run_dir = work / "runs" / run_id
-    tables = [json.loads((run_dir / "data" / d / "vertical" / "fate_tables.json").read_text())["parties"]
-              for d in ("", "attack_holdout")]
+    records = [json.loads((run_dir / "data" / d / "vertical" / "fate_tables.json").read_text())["parties"]
+               for d in ("", "attack_holdout")]
+    # the FATE table names are content hashes; the second upload of B's tables found them in FATE already
+    tables = [{party: {split: (e["namespace"], e["name"], e["rows"]) for split, e in splits.items()}
+               for party, splits in record.items()} for record in records]
     assert tables[0]["B"] == tables[1]["B"]                 # not a row less: B cannot tell which are held out
-    assert tables[0]["A"]["train"]["name"] != tables[1]["A"]["train"]["name"]   # A's carries the weights
+    assert all(e["job_id"] is None for e in records[1]["B"].values())    # nothing of B's uploaded again
+    assert tables[0]["A"]["train"] != tables[1]["A"]["train"]            # A's carries the weights
     a_train = pd.read_csv(run_dir / "data" / "attack_holdout" / "vertical" / "A" / "train.csv")
     assert set(np.unique(a_train["sample_weight"])) == {0.0, 1.0}
 
