@@ -32,8 +32,8 @@ from crnn_component.config import CrnnParams, load_crnn_profile
 from fedids.audit_view import bytes_sent_by_role
 from fedids.config import PartiesConfig
 from fedids.demo_config import DemoProfile
-from fedids.fusion import (HOLDOUT_SPLIT, FusedDetector, WeightRecords, fit_fusion, join_by_id, prediction_frame,
-                           probability_columns)
+from fedids.fusion import (HOLDOUT_SPLIT, FusedDetector, WeightRecords, calibrate_inputs, fit_fusion,
+                           fit_input_temperatures, join_by_id, prediction_frame, probability_columns)
 from fedids.label_shift import ADAPTED_SUFFIX
 from fedids.model_config import load_rf_profile
 from fedids.paths import conf_dir, project_root
@@ -287,17 +287,14 @@ def held_out_weight_records(run_dir: Path, holdout_vertical_dir: Path, guest: st
     was trained on, as the deployed pair is on its own valid split; the weight is then scored on all
     of them, seen names and held-out names together, as a test file or a deployment mixes them.
     """
-    from fedids.label_shift import apply_temperature, fit_temperature
-
     ids, labels, p_rf, p_crnn = join_by_id(_read(run_dir, "rf", HOLDOUT_SPLIT), _read(run_dir, "crnn", HOLDOUT_SPLIT),
                                            classes)
     holdout = json.loads((holdout_vertical_dir / "manifest.json").read_text())["holdout"]
     unseen = np.isin(ids, held_out_ids(holdout_vertical_dir, guest))
     temperatures = None
     if calibration == "temperature":
-        temperatures = {"rf": fit_temperature(p_rf[~unseen], labels[~unseen]),
-                        "crnn": fit_temperature(p_crnn[~unseen], labels[~unseen])}
-        p_rf, p_crnn = apply_temperature(p_rf, temperatures["rf"]), apply_temperature(p_crnn, temperatures["crnn"])
+        temperatures = fit_input_temperatures(labels[~unseen], p_rf[~unseen], p_crnn[~unseen])
+        p_rf, p_crnn = calibrate_inputs(temperatures, p_rf, p_crnn)
     record = {"held_out_names": holdout["names"], "attack_fraction": holdout["attack_fraction"],
               "records": int(len(ids)), "held_out_records": int(unseen.sum()),
               "held_out_records_by_name": holdout["records"], "temperatures": temperatures}

@@ -97,6 +97,13 @@ def calibrate_inputs(temperatures: Optional[Dict[str, float]], p_rf: np.ndarray,
     return tuple(apply_temperature(p, temperatures[name]) for name, p in zip(FUSED_INPUTS, pair))
 
 
+def fit_input_temperatures(labels: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray) -> Dict[str, float]:
+    """rf's and crnn's temperatures on labelled records (fusion.json's ``temperatures``)."""
+    from fedids.label_shift import fit_temperature
+
+    return {name: fit_temperature(p, labels) for name, p in zip(FUSED_INPUTS, (p_rf, p_crnn))}
+
+
 @dataclass
 class FusedDetector:
     """Soft-vote weight and stacking coefficients, as fitted on the validation split."""
@@ -202,7 +209,7 @@ def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classe
         raise ValueError(f"fusion grid_step must be in (0, 0.5], got {grid_step}")
     if selection == "one_se" and (isinstance(bootstrap, bool) or not isinstance(bootstrap, int) or bootstrap < 20):
         raise ValueError(f"fusion bootstrap must be an integer of at least 20 resamples, got {bootstrap!r}")
-    from fedids.label_shift import CALIBRATIONS, apply_temperature, fit_temperature
+    from fedids.label_shift import CALIBRATIONS
 
     if calibration not in CALIBRATIONS:
         raise ValueError(f"fusion calibration must be one of {', '.join(CALIBRATIONS)}, got {calibration!r}")
@@ -212,8 +219,8 @@ def fit_fusion(y_valid: np.ndarray, p_rf: np.ndarray, p_crnn: np.ndarray, classe
     p_rf, p_crnn = np.asarray(p_rf, dtype=float), np.asarray(p_crnn, dtype=float)
     temperatures = None
     if calibration == "temperature":
-        temperatures = {"rf": fit_temperature(p_rf, y_valid), "crnn": fit_temperature(p_crnn, y_valid)}
-        p_rf, p_crnn = apply_temperature(p_rf, temperatures["rf"]), apply_temperature(p_crnn, temperatures["crnn"])
+        temperatures = fit_input_temperatures(y_valid, p_rf, p_crnn)
+        p_rf, p_crnn = calibrate_inputs(temperatures, p_rf, p_crnn)
     if weight_records is None:
         weight_records = WeightRecords(y_valid, p_rf, p_crnn, "valid")
     elif len(weight_records.labels) == 0:
